@@ -1,0 +1,52 @@
+# The README's commands. Every target builds or refreshes the venv first, so each
+# works on a fresh machine that has only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch first, from pyproject's own pin: installed before anything that depends on it,
+# so that pip never resolves a multi-GB CUDA build on its own.
+TORCH  := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+DEMO   ?= demo-out
+export PIP_NO_WARN_SCRIPT_LOCATION=1
+SHELL  := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# this machine's pip config names index folders that may not exist; hide only those lines
+QUIET  := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: venv demo test lint bench study compile images clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	@echo "==> preparing $(VENV) (torch CPU build first, then fgsgl and its dev/gpu extras)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install "$(TORCH)" 2>&1 | $(QUIET)
+	@$(PIP) install -e ".[dev,gpu]" 2>&1 | $(QUIET)
+	@$(BIN)/python -c "import torch, fgsgl; assert torch.__version__.startswith('$(subst torch==,,$(TORCH))'), torch.__version__"
+	@touch $@
+
+demo: venv
+	$(BIN)/fgsgl demo --out $(DEMO)
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+compile: venv
+	$(BIN)/fgsgl compile --variant all --out build/pipelines
+
+images:
+	docker build -f images/cpu.Dockerfile -t fgsgl-cpu .
+	docker build -f images/gpu.Dockerfile -t fgsgl-gpu .
+
+clean:
+	rm -rf $(VENV) $(DEMO) build dist *.egg-info

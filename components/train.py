@@ -1,0 +1,181 @@
+"""Training: stage 1 and stage 2 of ML-CO (fgsgl.train), each a component of its own.
+
+Two components rather than one used twice, so that each signature names exactly what its
+stage depends on: stage 1 reads none of fg_sa, text_granularity, lambda_fg or stage2_*,
+which keeps those out of its cache key, and the variants full, no_fg_sa and class_text
+share one stage-1 run (fgsgl.train.stages.stage_keys is the library's statement of this).
+Each body hands its own parameters to fgsgl.tasks.train_task by name; the table between
+parameter names and training config keys is fgsgl.pipeline_params.TRAIN_KEYS.
+"""
+
+from fgsgl.components.images import GPU_IMAGE
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+
+@dsl.component(base_image=GPU_IMAGE, install_kfp_package=False)
+def train_stage1(
+    frames: Input[Dataset],
+    texts: Input[Dataset],
+    model: Output[Model],
+    seed: int,
+    backbone: str,
+    mid_layer: int,
+    temporal_pool: str,
+    lora_rank: int,
+    lora_alpha: int,
+    lora_dropout: float,
+    proj_hidden: int,
+    family: str,
+    trust_remote_code: bool,
+    gradient_checkpointing: bool,
+    tau: float,
+    lambda_cp: float,
+    cp_a: bool,
+    stage1_epochs: int,
+    stage1_lr: float,
+    weight_decay: float,
+    warmup_ratio: float,
+    grad_clip: float,
+    batch_size: int,
+    grad_accum: int,
+    augment: bool,
+    precision: str,
+    deepspeed: str = "off",
+) -> None:
+    """Stage 1 of ML-CO: L_cls + lambda_cp * L_cp (L_cp only with cp_a), from the backbone.
+
+    Args:
+        frames: the frames artifact.
+        texts: the texts artifact (class prototypes t_c for L_cp).
+        model: the best-validation model (docs/artifacts.md "model").
+        seed: seed of every random source (data order, augmentation, initialisation).
+        backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
+        mid_layer: the layer f_mid is pooled from (counting from 1); 0 = the middle one.
+        temporal_pool: pooling over the T frames, "mean" or "max".
+        lora_rank: LoRA rank on the attention projections (pretrained backbones).
+        lora_alpha: LoRA alpha.
+        lora_dropout: LoRA dropout.
+        proj_hidden: hidden width of the projection MLPs into the text space.
+        family: the model family, "fgsgl" (or "clip_mg").
+        trust_remote_code: allow the backbone checkpoint's own code (InternVL).
+        gradient_checkpointing: trade compute for memory in the backbone.
+        tau: temperature of the InfoNCE losses.
+        lambda_cp: weight of L_cp (class-prototype alignment).
+        cp_a: train L_cp at all (off in the no_cp_a variant).
+        stage1_epochs: epochs of stage 1.
+        stage1_lr: peak learning rate of stage 1.
+        weight_decay: AdamW weight decay.
+        warmup_ratio: share of the steps spent warming up (cosine schedule after).
+        grad_clip: gradient-norm clipping; 0 = none.
+        batch_size: clips per device and step.
+        grad_accum: steps accumulated per optimiser step.
+        augment: light augmentation of the training clips.
+        precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32".
+        deepspeed: "off", "on" (ZeRO-2, bf16 on CUDA) or a DeepSpeed config file in the
+            image; several GPUs in the pod always train on DeepSpeed.
+    """
+    params = dict(locals())  # this component's parameters by name, before anything else
+    from fgsgl.tasks import train_task
+
+    model.metadata["summary"] = train_task(
+        stage=1,
+        frames=frames.path,
+        texts=texts.path,
+        out=model.path,
+        out_uri=model.uri,
+        params=params,
+        deepspeed=deepspeed,
+    )
+
+
+@dsl.component(base_image=GPU_IMAGE, install_kfp_package=False)
+def train_stage2(
+    frames: Input[Dataset],
+    texts: Input[Dataset],
+    model: Output[Model],
+    seed: int,
+    backbone: str,
+    mid_layer: int,
+    temporal_pool: str,
+    lora_rank: int,
+    lora_alpha: int,
+    lora_dropout: float,
+    proj_hidden: int,
+    family: str,
+    trust_remote_code: bool,
+    gradient_checkpointing: bool,
+    tau: float,
+    lambda_cp: float,
+    lambda_fg: float,
+    fg_sa: bool,
+    cp_a: bool,
+    ml_co: bool,
+    text_granularity: str,
+    stage1_epochs: int,
+    stage1_lr: float,
+    stage2_epochs: int,
+    stage2_lr: float,
+    weight_decay: float,
+    warmup_ratio: float,
+    grad_clip: float,
+    batch_size: int,
+    grad_accum: int,
+    augment: bool,
+    precision: str,
+    deepspeed: str = "off",
+    init: Input[Model] = None,
+) -> None:
+    """Stage 2 of ML-CO from the stage-1 model (`init`), adding lambda_fg * L_fg with fg_sa;
+    or, with ml_co off and no `init`, the single stage with every loss from the start for
+    stage1_epochs + stage2_epochs epochs.
+
+    Args:
+        frames: the frames artifact.
+        texts: the texts artifact (t_fg per clip, or t_c with text_granularity "class").
+        model: the best-validation model (docs/artifacts.md "model").
+        seed: seed of every random source (data order, augmentation, initialisation).
+        backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
+        mid_layer: the layer f_mid is pooled from (counting from 1); 0 = the middle one.
+        temporal_pool: pooling over the T frames, "mean" or "max".
+        lora_rank: LoRA rank on the attention projections (pretrained backbones).
+        lora_alpha: LoRA alpha.
+        lora_dropout: LoRA dropout.
+        proj_hidden: hidden width of the projection MLPs into the text space.
+        family: the model family, "fgsgl" (or "clip_mg").
+        trust_remote_code: allow the backbone checkpoint's own code (InternVL).
+        gradient_checkpointing: trade compute for memory in the backbone.
+        tau: temperature of the InfoNCE losses.
+        lambda_cp: weight of L_cp (class-prototype alignment).
+        lambda_fg: weight of L_fg (fine-grained semantic alignment).
+        fg_sa: train L_fg at all (off in the no_fg_sa variant).
+        cp_a: train L_cp at all (off in the no_cp_a variant).
+        ml_co: two stages (this one continues `init`); off: one stage from scratch.
+        text_granularity: what L_fg aligns to: "fine" (T_fg) or "class" (T_c).
+        stage1_epochs: epochs of stage 1 (added to stage2_epochs without ML-CO).
+        stage1_lr: peak learning rate of stage 1 (the one stage's, without ML-CO).
+        stage2_epochs: epochs of stage 2.
+        stage2_lr: peak learning rate of stage 2.
+        weight_decay: AdamW weight decay.
+        warmup_ratio: share of the steps spent warming up (cosine schedule after).
+        grad_clip: gradient-norm clipping; 0 = none.
+        batch_size: clips per device and step.
+        grad_accum: steps accumulated per optimiser step.
+        augment: light augmentation of the training clips.
+        precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32".
+        deepspeed: "off", "on" or a DeepSpeed config file in the image.
+        init: the stage-1 model; absent without ML-CO.
+    """
+    params = dict(locals())
+    from fgsgl.tasks import train_task
+
+    model.metadata["summary"] = train_task(
+        stage=2,
+        frames=frames.path,
+        texts=texts.path,
+        out=model.path,
+        out_uri=model.uri,
+        init=init.path if init is not None else None,
+        params=params,
+        deepspeed=deepspeed,
+    )

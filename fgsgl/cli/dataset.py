@@ -1,0 +1,222 @@
+"""`fgsgl validate` and `fgsgl import`: check a dataset directory, or make one."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+VALIDATE_HELP = """\
+Check a dataset directory (manifest.csv or manifest.parquet, and classes.csv; a local
+path or a gs:// prefix). Prints a summary (clips per split and class, subjects,
+fine-grained attribute coverage) when it is valid; otherwise lists every problem with
+its file and row number and exits 1."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check a dataset directory and summarise it",
+        description=VALIDATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("dataset", metavar="DATASET", help="dataset directory or gs:// prefix")
+    p.add_argument(
+        "--need-fg-text",
+        action="store_true",
+        help="also require a fine-grained text for every clip (an fg_text, or all of "
+        "initiator, receiver, direction and motion), as FG-SA training does",
+    )
+    p.add_argument(
+        "--check-files",
+        action="store_true",
+        help="also check that every video (and keypoints) file exists",
+    )
+    p.set_defaults(func=run_validate)
+    register_import(sub)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from fgsgl.dataset import DatasetError, load_dataset
+
+    ds = load_dataset(args.dataset, need_fg_text=args.need_fg_text)
+    if args.check_files:
+        problems = ds.missing_files()
+        if problems:
+            raise DatasetError(f"{args.dataset}: {len(problems)} files are missing", problems)
+    print(ds.summary())
+    print(f"\n{args.dataset}: valid")
+    return 0
+
+
+IMPORT_HELP = """\
+Turn a public dataset layout into a dataset directory OUT (manifest.csv, classes.csv and
+import.json, which records how it was made). Videos are neither copied nor cut: the
+manifest points at them, and clips inside long videos keep their start/end frames.
+Every problem is listed at once and nothing is written unless the import succeeds."""
+
+IMIGUE_HELP = """\
+iMiGUE: label files <VVVV>_label.csv (rows gestureID,startFrame,endFrame; ids 1..32, 99 =
+non-gesture) and videos <VVVV>.mp4 found by id anywhere under SRC (or --videos DIR), e.g.
+the MiGA release: imigue_skeleton_{train,validate}/<VVVV>/<VVVV>_label.csv and
+imigue_rgb_phase1/{train_data,validation_data}/<VVVV>/<VVVV>.mp4. The split comes from the
+folder names (train / validate / test) unless --split-file is given. Clip ids: <VVVV>_<row>."""
+
+SMG_HELP = """\
+SMG: SampleNNNN/SampleNNNN_finelabels.csv (rows label,startf,endf; labels 1..17) and each
+sample's RGB video found by its id under SRC (or --videos DIR). Cross-subject split:
+subjects 36-40 are test (--test-subjects), val is carved from train by subject.
+Clip ids: SampleNNNN_<row>."""
+
+LIST_HELP = """\
+mmaction-style list files (MA-52 and others): lines `path label`, one file per split
+(--train/--val/--test, or *.txt files in SRC or SRC/annotations named after the split).
+Paths are relative to --data-prefix (default SRC). Clip ids: the path without extension."""
+
+
+def register_import(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import",
+        help="make a dataset directory from iMiGUE, SMG or mmaction list files",
+        description=IMPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for kind, help_text, text in (
+        ("imigue", "iMiGUE label files and videos", IMIGUE_HELP),
+        ("smg", "SMG samples (cross-subject split)", SMG_HELP),
+        ("list", "mmaction-style `path label` list files", LIST_HELP),
+    ):
+        k = kinds.add_parser(
+            kind,
+            help=help_text,
+            description=text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        k.add_argument("src", metavar="SRC", type=Path, help="the source folder")
+        k.add_argument("out", metavar="OUT", type=Path, help="dataset directory to write")
+        _import_options(k, kind)
+        k.set_defaults(func=run_import)
+
+
+def _import_options(p: argparse.ArgumentParser, kind: str) -> None:
+    if kind in ("imigue", "smg"):
+        p.add_argument(
+            "--videos", type=Path, metavar="DIR", help="look for the videos here instead of SRC"
+        )
+    if kind == "imigue":
+        p.add_argument(
+            "--split-file",
+            type=Path,
+            metavar="CSV",
+            help="splits from a CSV video,split (or clip_id,split) instead of folder names",
+        )
+        p.add_argument(
+            "--non-gesture",
+            choices=("error", "drop", "keep"),
+            default="error",
+            help="gesture id 99: report its rows (default), drop them, or keep them as an "
+            "extra last class",
+        )
+    if kind == "smg":
+        p.add_argument(
+            "--test-subjects",
+            default="36-40",
+            metavar="IDS",
+            help="subjects of the test split, e.g. 36-40 or 3,7,12 (default: 36-40)",
+        )
+    if kind == "list":
+        for split in ("train", "val", "test"):
+            p.add_argument(f"--{split}", type=Path, metavar="FILE", help=f"the {split} list")
+        p.add_argument(
+            "--data-prefix", type=Path, metavar="DIR", help="folder the paths are relative to"
+        )
+        p.add_argument(
+            "--one-based", action="store_true", help="labels in the lists start at 1, not 0"
+        )
+        p.add_argument(
+            "--subject-pattern",
+            metavar="REGEX",
+            help="subject from each file name: the regex's first group, e.g. '^(\\d+)_'",
+        )
+        p.add_argument(
+            "--no-check-videos",
+            action="store_true",
+            help="do not check that every listed video exists",
+        )
+    p.add_argument(
+        "--classes",
+        type=Path,
+        metavar="FILE",
+        help="class names: a CSV id,name[,description] or one name per line"
+        + (" (default: the built-in list)" if kind != "list" else ""),
+    )
+    p.add_argument(
+        "--fg-annotations",
+        type=Path,
+        metavar="CSV",
+        help="join fine-grained attributes from a CSV clip_id,initiator,receiver,direction,"
+        "motion (optional fg_text)",
+    )
+    p.add_argument(
+        "--val-subjects",
+        metavar="IDS",
+        help="where the source has no val split: carve it from train with these subjects "
+        "(videos where the source names no subjects), e.g. 31-35",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        metavar="F",
+        help="where the source has no val split: carve this fraction of the training "
+        "subjects (default 0.1; 0: no val split)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for drawing val subjects")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from fgsgl.dataset.importers import import_imigue, import_list, import_smg, write_import
+    from fgsgl.dataset.importers.base import read_class_names
+    from fgsgl.dataset.importers.splits import parse_ids
+
+    common = {
+        "class_names": read_class_names(args.classes) if args.classes else None,
+        "val_fraction": args.val_fraction,
+        "val_subjects": parse_ids(args.val_subjects, "--val-subjects")
+        if args.val_subjects
+        else None,
+        "seed": args.seed,
+    }
+    if args.kind == "imigue":
+        imported = import_imigue(
+            args.src,
+            videos=args.videos,
+            split_file=args.split_file,
+            non_gesture=args.non_gesture,
+            **common,
+        )
+    elif args.kind == "smg":
+        imported = import_smg(
+            args.src,
+            videos=args.videos,
+            test_subjects=parse_ids(args.test_subjects, "--test-subjects"),
+            **common,
+        )
+    else:
+        lists = {s: getattr(args, s) for s in ("train", "val", "test") if getattr(args, s)}
+        imported = import_list(
+            args.src,
+            lists=lists or None,
+            data_prefix=args.data_prefix,
+            one_based=args.one_based,
+            subject_pattern=args.subject_pattern,
+            check_videos=not args.no_check_videos,
+            **common,
+        )
+    dataset = write_import(imported, args.out, fg_annotations=args.fg_annotations, force=args.force)
+    print(dataset.summary())
+    print("\nimport:")
+    for note in imported.notes:
+        print(f"  - {note}")
+    print(f"\nwrote {args.out}")
+    return 0

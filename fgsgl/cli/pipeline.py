@@ -1,0 +1,338 @@
+"""`fgsgl compile`, `run-local`, `submit`, `rerun`: the Kubeflow pipeline from the command line.
+
+KFP is imported only inside the handlers (fgsgl.pipelines), so `fgsgl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+SETTINGS_HELP = """\
+Run parameters: --config FILE (YAML: parameter names or training config keys, sections may
+nest) then --set KEY=VALUE (repeatable); KEY is a pipeline parameter (stage2_epochs,
+num_frames, gpus) or a training config key (stage2.epochs). The five variants of
+pipelines/variants.yaml are full, no_fg_sa, no_cp_a, no_ml_co and class_text."""
+
+COMPILE_HELP = f"""\
+Write one pipeline YAML per variant (DIR/fgsgl-VARIANT.yaml) whose parameter defaults are
+the variant's, ready to upload in the KFP UI or to load back with kfp. Images, the
+extraction fan-out and which steps run on GPUs are fixed here; everything else stays a run
+parameter.
+
+{SETTINGS_HELP}"""
+
+RUN_LOCAL_HELP = f"""\
+Run the pipeline on this machine under kfp.local (a subprocess of this Python per task),
+one run per variant, with local caching: a second identical run executes nothing, and a
+changed parameter reruns only the steps that read it. Prints every task (executed or from
+the cache, its time, where its outputs are), then the metrics per run, and writes a
+comparison (fgsgl compare) when there are several runs. Everything lands under --root:
+cache/, runs/RUN/, logs/RUN.log, compare/, summary.json; temp folders go to ROOT/tmp.
+
+{SETTINGS_HELP}"""
+
+SUBMIT_HELP = f"""\
+Upload the pipeline to Kubeflow Pipelines (pipeline "fgsgl", a version per content) and
+create one run per variant (and seed), named after it, in one experiment; prints the run
+links. Authentication is the KFP client's: KF_PIPELINES_TOKEN (a bearer token) when set,
+else the client's own means (IAP/OAuth environment, ~/.config/kfp/context.json cookies,
+in-cluster credentials, or the kube config when no --host is given). Nothing secret is
+printed or written into the pipeline YAML.
+
+{SETTINGS_HELP}"""
+
+RERUN_HELP = """\
+Run one step again, locally, on the artifacts an earlier local run produced (its run.json
+records every task's inputs): e.g. `fgsgl rerun evaluate --from runs/runs/full --set
+eval_split=val`. STEP: extract-frames, merge-frames, encode-text, train-stage1,
+train-stage2, evaluate. --from is a run folder (ROOT/runs/RUN, or one attempt below it) or a
+run-local root with one run. Outputs go to ROOT/reruns/RUN/."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "compile",
+        help="write the pipeline YAML of each variant",
+        description=COMPILE_HELP,
+        formatter_class=fmt,
+    )
+    _variant_options(p)
+    _build_options(p)
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="build/pipelines",
+        help="output folder (default: %(default)s)",
+    )
+    p.add_argument(
+        "--dataset",
+        metavar="DIR_OR_URI",
+        help="also make this dataset (and its fingerprint) the default",
+    )
+    p.set_defaults(func=run_compile)
+
+    p = sub.add_parser(
+        "run-local",
+        help="run the pipeline on this machine (kfp.local, cached)",
+        description=RUN_LOCAL_HELP,
+        formatter_class=fmt,
+    )
+    p.add_argument("--dataset", metavar="DIR", required=True, help="dataset directory")
+    _variant_options(p)
+    p.add_argument(
+        "--root",
+        metavar="DIR",
+        default="runs",
+        help="where cache, outputs and logs go (default: %(default)s)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="execute every task (and cache nothing)")
+    p.add_argument(
+        "--show-logs",
+        action="store_true",
+        help="also stream the tasks' own output (always in ROOT/logs/)",
+    )
+    p.add_argument(
+        "--extract-shards",
+        type=int,
+        default=1,
+        metavar="N",
+        help="fan extraction out over N shard tasks, then merge (default: 1)",
+    )
+    p.set_defaults(func=run_run_local)
+
+    p = sub.add_parser(
+        "submit",
+        help="create one Kubeflow run per variant",
+        description=SUBMIT_HELP,
+        formatter_class=fmt,
+    )
+    p.add_argument(
+        "--host",
+        metavar="URL",
+        help="KFP API endpoint (default: $KF_PIPELINES_ENDPOINT, else the kube config)",
+    )
+    p.add_argument("--namespace", metavar="NS", help="Kubeflow profile namespace (multi-user)")
+    p.add_argument(
+        "--experiment",
+        metavar="NAME",
+        default="fgsgl",
+        help="experiment to put the runs in (default: %(default)s)",
+    )
+    p.add_argument(
+        "--dataset",
+        metavar="URI",
+        required=True,
+        help="the dataset directory as the pods see it (gs://... or a mounted path); "
+        "its fingerprint is computed here",
+    )
+    _variant_options(p)
+    _build_options(p)
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the runs it would create; send nothing"
+    )
+    p.set_defaults(func=run_submit)
+
+    p = sub.add_parser(
+        "rerun",
+        help="run one step of an earlier local run again",
+        description=RERUN_HELP,
+        formatter_class=fmt,
+    )
+    p.add_argument("step", metavar="STEP", help="the step to run again, e.g. evaluate")
+    p.add_argument(
+        "--from", dest="run_dir", metavar="RUN_DIR", required=True, help="the earlier run's folder"
+    )
+    p.add_argument(
+        "--set",
+        dest="settings",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="change one of the step's parameters (repeatable)",
+    )
+    p.add_argument("--config", metavar="FILE", help="YAML of parameter changes")
+    p.add_argument("--show-logs", action="store_true", help="also stream the task's own output")
+    p.set_defaults(func=run_rerun)
+
+
+def _variant_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--variant",
+        metavar="NAME|all",
+        default="full",
+        help="a variant of pipelines/variants.yaml, several joined by commas, or all "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--seeds",
+        metavar="S,S,...",
+        help="one run per seed (runs named VARIANT-seedN); extraction and text encoding are shared",
+    )
+    p.add_argument("--config", metavar="FILE", help="YAML of run parameters (e.g. a paper config)")
+    p.add_argument(
+        "--set",
+        dest="settings",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="set one run parameter (repeatable)",
+    )
+
+
+def _build_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cpu-image",
+        metavar="IMAGE",
+        help="image of the CPU steps (default: $FGSGL_CPU_IMAGE or fgsgl-cpu:VERSION)",
+    )
+    p.add_argument(
+        "--gpu-image",
+        metavar="IMAGE",
+        help="image of the GPU steps (default: $FGSGL_GPU_IMAGE or fgsgl-gpu:VERSION)",
+    )
+    p.add_argument(
+        "--extract-shards",
+        type=int,
+        default=1,
+        metavar="N",
+        help="fan extraction out over N shard tasks, then merge (default: 1)",
+    )
+    p.add_argument(
+        "--gpu-steps",
+        metavar="STEPS",
+        default="train",
+        help="steps on the GPU pool, of train,text,evaluate (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        metavar="N",
+        help="retries of GPU tasks, for preemptible nodes (default: %(default)s)",
+    )
+
+
+def _options(args: argparse.Namespace, **fixed: object):  # -> BuildOptions
+    from fgsgl.errors import UsageError
+    from fgsgl.pipelines.pipeline import BuildOptions
+
+    base = BuildOptions()
+    values = {
+        "cpu_image": getattr(args, "cpu_image", None) or base.cpu_image,
+        "gpu_image": getattr(args, "gpu_image", None) or base.gpu_image,
+        "extract_shards": args.extract_shards,
+    }
+    if hasattr(args, "gpu_steps"):
+        values["gpu_steps"] = tuple(s.strip() for s in args.gpu_steps.split(",") if s.strip())
+        values["gpu_retries"] = args.retries
+    options = BuildOptions(**{**values, **fixed})
+    problems = options.problems()
+    if problems:
+        raise UsageError("; ".join(problems))
+    return options
+
+
+def _plans(args: argparse.Namespace, dataset: str | None = None, fingerprint: str | None = None):
+    from fgsgl.pipelines.plan import parse_seeds, plan_runs, read_settings
+
+    settings = read_settings(args.settings, config=args.config)
+    return plan_runs(
+        args.variant,
+        settings=settings,
+        seeds=parse_seeds(args.seeds),
+        dataset=dataset,
+        fingerprint=fingerprint,
+    )
+
+
+def _fingerprint(dataset: str) -> str:
+    from fgsgl.dataset import load_dataset
+
+    return load_dataset(dataset).fingerprint(videos=True)
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fgsgl.pipelines.pipeline import compile_pipeline
+    from fgsgl.pipelines.variants import load_variants
+
+    options = _options(args)
+    fingerprint = _fingerprint(args.dataset) if args.dataset else None
+    variants = load_variants()
+    for plan in _plans(args, args.dataset, fingerprint):
+        about = variants[plan.variant].description
+        path = compile_pipeline(
+            Path(args.out) / f"fgsgl-{plan.name}.yaml",
+            options=options,
+            defaults=plan.arguments,
+            description=f"fgsgl pipeline, variant {plan.name}: {about}",
+        )
+        print(path)
+    return 0
+
+
+def run_run_local(args: argparse.Namespace) -> int:
+    from fgsgl.pipelines.local import LOCAL_OPTIONS, run_local
+    from fgsgl.pipelines.plan import parse_seeds
+
+    options = LOCAL_OPTIONS
+    if args.extract_shards != 1:
+        import dataclasses
+
+        options = dataclasses.replace(LOCAL_OPTIONS, extract_shards=args.extract_shards)
+        if options.problems():
+            from fgsgl.errors import UsageError
+
+            raise UsageError("; ".join(options.problems()))
+    result = run_local(
+        args.dataset,
+        args.variant,
+        args.root,
+        cache=not args.no_cache,
+        seeds=parse_seeds(args.seeds),
+        settings=args.settings,
+        config=args.config,
+        options=options,
+        show_logs=args.show_logs,
+    )
+    print(result.report())
+    return 0
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    import os
+
+    from fgsgl.pipelines.submit import submit
+
+    options = _options(args)
+    plans = _plans(args, args.dataset, _fingerprint(args.dataset))
+    submit(
+        plans,
+        host=args.host or os.environ.get("KF_PIPELINES_ENDPOINT"),
+        namespace=args.namespace,
+        experiment=args.experiment,
+        options=options,
+        dry_run=args.dry_run,
+    )
+    return 0
+
+
+def run_rerun(args: argparse.Namespace) -> int:
+    from fgsgl.pipelines.rerun import rerun
+    from fgsgl.runs import metrics_table, tasks_table
+
+    record = rerun(
+        args.step,
+        args.run_dir,
+        settings=args.settings,
+        config=args.config,
+        show_logs=args.show_logs,
+    )
+    print(tasks_table([record], record.root))
+    if record.evaluation:
+        print()
+        print(metrics_table([record], record.root))
+    return 0

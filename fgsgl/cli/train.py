@@ -1,0 +1,104 @@
+"""`fgsgl train FRAMES TEXTS OUT --stage {1,2}`: one training stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+TRAIN_HELP = """\
+Train one FG-SGL stage on a frames artifact (`fgsgl extract`) and a texts artifact
+(`fgsgl encode-text`) of the same dataset, and write the best-validation model to OUT.
+
+  stage 1: L_cls + lambda_cp * L_cp                     (ML-CO's first stage)
+  stage 2: stage 1's losses + lambda_fg * L_fg, from --init (the stage-1 model)
+
+The ablation switches (ablation.fg_sa, cp_a, ml_co, text_granularity) change this table:
+cp_a=false drops L_cp, fg_sa=false drops L_fg, text_granularity=class pulls f_mid towards
+the class text instead of the clip's fine-grained text, and ml_co=false trains a single
+`--stage 2` run with all losses from scratch (no --init) for stage1.epochs + stage2.epochs.
+
+Each epoch ends with a validation top-1 and a checkpoint in OUT/checkpoints; rerunning the
+same command after an interruption resumes from the last one. OUT receives the model
+(LoRA adapter or backbone, heads), config.yaml (every value), history.json and
+metadata.json.
+
+Several GPUs in one pod (one process per GPU; each reads RANK/LOCAL_RANK/WORLD_SIZE):
+  deepspeed --num_gpus N --no_local_rank --module fgsgl train FRAMES TEXTS OUT ... --deepspeed
+  torchrun --nproc-per-node N -m fgsgl train FRAMES TEXTS OUT ... --deepspeed"""
+
+CONFIG_EPILOG = """\
+config keys (defaults; --config FILE and --set KEY=VALUE override them):
+{keys}"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train stage 1 or 2 of FG-SGL (or an ablation)",
+        description=TRAIN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _list_config_keys_in_help(p)
+    p.add_argument("frames", metavar="FRAMES", help="frames artifact directory")
+    p.add_argument("texts", metavar="TEXTS", help="texts artifact directory (same dataset)")
+    p.add_argument("out", metavar="OUT", help="model artifact directory to write (or resume)")
+    p.add_argument("--stage", type=int, choices=(1, 2), required=True, help="which stage")
+    p.add_argument("--init", metavar="MODEL", help="stage 2: the stage-1 model artifact")
+    p.add_argument("--config", metavar="FILE", help="training config YAML (nested or dotted)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override one config key, e.g. --set stage1.epochs=3 (repeatable)",
+    )
+    p.add_argument(
+        "--deepspeed",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="CONFIG",
+        help="train on a DeepSpeed engine: ZeRO-2, bf16 on CUDA by default, or the given "
+        "DeepSpeed JSON/YAML config (batch size, accumulation and clipping still come "
+        "from the training config)",
+    )
+    p.set_defaults(func=run_train)
+
+
+def _list_config_keys_in_help(parser: argparse.ArgumentParser) -> None:
+    """Add the config keys and defaults to --help only when it is shown: reading them
+    imports the model package (torch), which `fgsgl --help` must not pay for."""
+    format_help = parser.format_help
+
+    def with_keys() -> str:
+        from fgsgl.train.config import TrainConfig
+
+        keys = "\n".join(f"  {k} = {_yaml(v)}" for k, v in TrainConfig().flat().items())
+        parser.epilog = CONFIG_EPILOG.format(keys=keys)
+        return format_help()
+
+    parser.format_help = with_keys  # type: ignore[method-assign]
+
+
+def _yaml(value: object) -> str:
+    return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from fgsgl.train.config import parse_overrides
+    from fgsgl.train.run import train
+
+    summary = train(
+        args.frames,
+        args.texts,
+        args.out,
+        stage=args.stage,
+        init=args.init,
+        config=args.config,
+        overrides=parse_overrides(args.overrides),
+        deepspeed=args.deepspeed,
+    )
+    if summary.get("out") is not None:
+        print(json.dumps(summary, indent=2))
+    return 0

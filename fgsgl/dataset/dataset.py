@@ -1,0 +1,185 @@
+"""A loaded, validated dataset: the tables plus what the steps ask of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fgsgl import storage
+from fgsgl.dataset.contract import (
+    CLASSES_COLUMNS,
+    CLASSES_CSV,
+    MANIFEST_COLUMNS,
+    MANIFEST_CSV,
+    MANIFEST_PARQUET,
+    DatasetError,
+    RowNamer,
+)
+from fgsgl.dataset.fingerprint import files_fingerprint, tables_fingerprint
+from fgsgl.dataset.tables import RawTable, read_csv_table, read_parquet_table
+from fgsgl.dataset.validate import (
+    fg_text_problems,
+    missing_file_problems,
+    normalise_classes,
+    normalise_manifest,
+)
+from fgsgl.errors import FgsglError
+from fgsgl.text.templates import ATTRIBUTES, class_text, fg_text
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A dataset directory that passed validation; tables have the contract's dtypes.
+
+    `root` is an absolute local path or a gs:// prefix (no trailing slash); manifest rows
+    keep the file's order, classes are sorted by id.
+    """
+
+    root: str
+    manifest: pd.DataFrame
+    classes: pd.DataFrame
+    manifest_file: str = MANIFEST_CSV  # the file the manifest came from, for messages
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.classes["name"])
+
+    @property
+    def class_texts(self) -> list[str]:
+        """T_c by class id: the description, else a sentence made from the name."""
+        return [
+            class_text(name, None if pd.isna(desc) else desc)
+            for name, desc in zip(self.classes["name"], self.classes["description"], strict=True)
+        ]
+
+    def resolve(self, path: str) -> str:
+        """A manifest path as an absolute local path or gs:// URI (relative to the root)."""
+        if storage.is_gcs(path) or Path(path).is_absolute():
+            return path
+        return storage.join(self.root, path)
+
+    def video_uri(self, video: str) -> str:
+        return self.resolve(video)
+
+    def keypoints_uri(self, keypoints: str) -> str:
+        return self.resolve(keypoints)
+
+    @property
+    def has_fg_attributes(self) -> bool:
+        """Whether every clip has a fine-grained text (given, or all four attributes)."""
+        m = self.manifest
+        complete = m[list(ATTRIBUTES)].notna().all(axis=1)
+        return bool((m["fg_text"].notna() | complete).all())
+
+    def fg_texts(self) -> pd.Series:
+        """T_fg per clip (index clip_id): the fg_text column where given, else the template.
+
+        Raises DatasetError naming every row that has neither.
+        """
+        m = self.manifest
+        if not self.has_fg_attributes:
+            problems = fg_text_problems(m, RowNamer(self.manifest_file))
+            raise DatasetError(f"{self.root}: clips lack fine-grained attributes", problems)
+        # One template call per distinct set of attributes, not per clip.
+        columns = m[list(ATTRIBUTES)]
+        keys = list(columns.astype(object).where(columns.notna(), None).itertuples(False, None))
+        complete = {k for k in keys if None not in k}
+        built = {k: fg_text(dict(zip(ATTRIBUTES, k, strict=True))) for k in complete}
+        texts = [
+            given if isinstance(given, str) else built[key]
+            for given, key in zip(m["fg_text"], keys, strict=True)
+        ]
+        return pd.Series(texts, index=pd.Index(m["clip_id"], name="clip_id"), name="fg_text")
+
+    def fingerprint(self, *, videos: bool = False) -> str:
+        """Full SHA-256 hex over the canonical tables (16 characters are shown to people).
+
+        videos=True adds each video's (and keypoints file's) size and mtime, or gs://
+        generation, so that a cache key changes when a video is replaced.
+        """
+        digest = tables_fingerprint(self.manifest, self.classes)
+        if not videos:
+            return digest
+        paths = [self.video_uri(v) for v in self.manifest["video"]]
+        paths += [self.keypoints_uri(k) for k in self.manifest["keypoints"].dropna()]
+        return files_fingerprint(digest, paths)
+
+    def missing_files(self) -> list[str]:
+        """Problems naming each row whose video or keypoints file does not exist."""
+        return missing_file_problems(self.manifest, self.root, RowNamer(self.manifest_file))
+
+    def summary(self) -> str:
+        from fgsgl.dataset.summary import summarise
+
+        return summarise(self)
+
+
+def _root(root: str | Path) -> str:
+    text = str(root)
+    if storage.is_gcs(text):
+        return text.rstrip("/")
+    path = Path(text).expanduser().resolve()
+    if not path.is_dir():
+        raise DatasetError(f"{root}: {'not a directory' if path.exists() else 'not found'}")
+    return str(path)
+
+
+def _read(uri: str, file: str, known: tuple[str, ...]) -> RawTable:
+    data = storage.read_bytes(uri)
+    if file.endswith(".parquet"):
+        return read_parquet_table(data, file)
+    return read_csv_table(data, file, known)
+
+
+def _manifest_file(root: str) -> str:
+    present = [f for f in (MANIFEST_CSV, MANIFEST_PARQUET) if storage.exists(storage.join(root, f))]
+    if len(present) == 2:
+        raise DatasetError(
+            f"{root}: holds both {MANIFEST_CSV} and {MANIFEST_PARQUET}; keep only one"
+        )
+    if not present:
+        raise DatasetError(f"{root}: no {MANIFEST_CSV} or {MANIFEST_PARQUET}: not a dataset")
+    return present[0]
+
+
+def load_dataset(root: str | Path, *, need_fg_text: bool = False) -> Dataset:
+    """Read and validate a dataset directory (local or gs://).
+
+    Raises DatasetError whose `.problems` lists every problem found in both tables, each
+    naming the file and row.
+    """
+    root_s = _root(root)
+    manifest_file = _manifest_file(root_s)
+    problems: list[str] = []
+    tables: dict[str, RawTable] = {}
+    for file, known in ((manifest_file, MANIFEST_COLUMNS), (CLASSES_CSV, CLASSES_COLUMNS)):
+        try:
+            tables[file] = _read(storage.join(root_s, file), file, known)
+        except FgsglError as e:  # a missing or malformed file: report it with the rest
+            problems.extend(e.problems or [e.message])
+    classes = None
+    num_classes = None
+    if CLASSES_CSV in tables:
+        raw = tables[CLASSES_CSV]
+        classes, found = normalise_classes(raw.frame, RowNamer(CLASSES_CSV, raw.lines))
+        problems.extend(found)
+        num_classes = len(classes) or None
+    if manifest_file in tables:
+        raw = tables[manifest_file]
+        manifest, found = normalise_manifest(
+            raw.frame,
+            RowNamer(manifest_file, raw.lines),
+            num_classes=num_classes,
+            need_fg_text=need_fg_text,
+        )
+        problems.extend(found)
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        raise DatasetError(f"{root}: not a valid dataset ({count})", problems)
+    return Dataset(root=root_s, manifest=manifest, classes=classes, manifest_file=manifest_file)

@@ -1,0 +1,189 @@
+"""Rendering of a `Comparison`: the Markdown tables, the sentences, the bar chart."""
+
+from __future__ import annotations
+
+import math
+
+from fgsgl.evaluate import charts
+from fgsgl.evaluate.compare import Comparison, VariantResult
+from fgsgl.evaluate.metrics import METRIC_KEYS, METRIC_LABELS
+from fgsgl.evaluate.report import embed_png, table
+
+REPORT = "compare.md"
+CHART = "compare.png"
+MARKS = {
+    "larger than seed noise and test-clip sampling noise": "●",
+    "larger than seed noise, but within test-clip sampling noise": "◐",
+    "within seed noise (though outside the test-clip sampling interval)": "◐",
+}
+
+
+def points(x: float, signed: bool = False, digits: int = 2) -> str:
+    """A fraction as percent / percentage points."""
+    if x is None or not math.isfinite(x):
+        return "—"
+    return f"{100 * x:+.{digits}f}" if signed else f"{100 * x:.{digits}f}"
+
+
+def mean_std(v: VariantResult, k: str) -> str:
+    if len(v.values[k]) < 2:
+        return f"{points(v.mean[k])} (1 seed)"
+    return f"{points(v.mean[k])} ± {points(v.std[k])}"
+
+
+def mark(text: str) -> str:
+    return MARKS.get(text, "○")
+
+
+def seeds_text(v: VariantResult) -> str:
+    known = [s for s in v.seeds if s is not None]
+    if len(known) == len(v.seeds):
+        return ", ".join(map(str, known))
+    return str(len(v.seeds))
+
+
+def sentence(c: Comparison, v: VariantResult, k: str) -> str:
+    ref = c.variants[0]
+    lo, hi = v.ci[k]
+    se = v.seed_se[k]
+    label = METRIC_LABELS[k]
+    text = (
+        f"**{v.variant}**: {label} {points(v.mean[k])} vs {points(ref.mean[k])} for "
+        f"{c.reference}, a difference of {points(v.diff[k], True)} points "
+        f"({round(100 * c.level)} % CI {points(lo, True)} to {points(hi, True)})."
+    )
+    inside = lo <= 0 <= hi
+    text += (
+        " The interval includes 0: the test clips cannot tell them apart."
+        if inside
+        else " The interval excludes 0."
+    )
+    if se is None:
+        text += " Seed noise is unknown (one seed per variant): run more seeds to judge it."
+    elif abs(v.diff[k]) > 2 * se:
+        text += (
+            f" It is larger than seed noise (|difference| > 2 × {points(se)} points, the "
+            "standard error of a difference of seed means)."
+        )
+    else:
+        text += (
+            f" It is within seed noise (|difference| ≤ 2 × {points(se)} points, the "
+            "standard error of a difference of seed means): not a real difference yet."
+        )
+    return text
+
+
+def render(c: Comparison, chart_png: bytes | None) -> str:
+    labels = [METRIC_LABELS[k] for k in METRIC_KEYS]
+    lines = [
+        f"# Compare: {len(c.variants)} variants on the {c.split} split",
+        "",
+        f"{c.clips} shared test clips (dataset `{c.dataset_fingerprint[:16]}`), "
+        f"{sum(len(v.runs) for v in c.variants)} runs; reference variant: **{c.reference}**. "
+        "All numbers in % (differences in percentage points).",
+        "",
+        "## Metrics: mean ± std over seeds",
+        "",
+        *table(
+            ["variant", "seeds", *labels],
+            [
+                [v.variant, seeds_text(v), *(mean_std(v, k) for k in METRIC_KEYS)]
+                for v in c.variants
+            ],
+            "lr" + "r" * len(labels),
+        ),
+    ]
+    if len(c.variants) > 1:
+        level = round(100 * c.level)
+        lines += [
+            "",
+            f"## Difference to {c.reference}",
+            "",
+            f"Mean over seeds minus {c.reference}'s mean, with the paired bootstrap {level} % "
+            f"interval over the {c.clips} shared clips ({c.replicates} resamples; every run "
+            "sees the same resampled clips).",
+            "",
+            *table(
+                ["variant", *labels],
+                [
+                    [
+                        v.variant,
+                        *(
+                            f"{points(v.diff[k], True)} [{points(v.ci[k][0], True)}, "
+                            f"{points(v.ci[k][1], True)}] {mark(v.verdict[k])}"
+                            for k in METRIC_KEYS
+                        ),
+                    ]
+                    for v in c.variants[1:]
+                ],
+                "l" + "r" * len(labels),
+            ),
+            "",
+            "● larger than seed noise and outside the clip-sampling interval; "
+            "◐ beyond one of the two only; ○ within noise.",
+            "",
+            "## In words",
+            "",
+            *(f"- {sentence(c, v, 'top1')}" for v in c.variants[1:]),
+            "",
+            _noise_paragraph(c),
+        ]
+    if chart_png is not None:
+        lines += [
+            "",
+            "## Chart",
+            "",
+            embed_png(chart_png, "compare chart"),
+            "",
+            f"Bars: mean over seeds; whiskers: std; dots: single seeds. Also `{CHART}`.",
+        ]
+    lines += ["", "## Runs", ""]
+    rows = [
+        [
+            v.variant,
+            "—" if r.seed is None else r.seed,
+            *(points(r_values) for r_values in _run_values(v, i)),
+            f"`{r.path}`",
+        ]
+        for v in c.variants
+        for i, r in enumerate(v.runs)
+    ]
+    lines += table(["variant", "seed", *labels, "evaluation"], rows, "lr" + "r" * len(labels) + "l")
+    if c.notes:
+        lines += ["", "Notes:", "", *(f"- {n}" for n in c.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _run_values(v: VariantResult, i: int) -> list[float]:
+    return [v.values[k][i] for k in METRIC_KEYS]
+
+
+def _noise_paragraph(c: Comparison) -> str:
+    std = c.pooled_std["top1"]
+    if std is None:
+        return (
+            "Seed noise: every variant has one seed, so seed noise is unknown; the intervals "
+            "above only cover which test clips were drawn. Run several seeds per variant "
+            "(`--seeds 0,1,2`) before trusting a difference of a point or two."
+        )
+    with_seeds = [v.variant for v in c.variants if len(v.runs) > 1]
+    return (
+        f"Seed noise: the top-1 std over seeds, pooled over {', '.join(with_seeds)}, is "
+        f"{points(std)} points (assumed the same for every variant). The bootstrap intervals "
+        "cover only the sampling of test clips, for the seeds that were run."
+    )
+
+
+def chart(c: Comparison) -> bytes:
+    return charts.compare_bars(
+        [v.variant for v in c.variants],
+        list(METRIC_KEYS),
+        METRIC_LABELS,
+        {v.variant: v.values for v in c.variants},
+        {
+            v.variant: {k: (v.diff[k], *v.ci[k], v.seed_se[k]) for k in METRIC_KEYS}
+            for v in c.variants[1:]
+        },
+        title=f"{c.split} split, {c.clips} clips: mean over seeds",
+        level=c.level,
+    )

@@ -1,0 +1,87 @@
+"""The model's configuration: plain data (big_vision style), checked in one place.
+
+The training config's `model.*` keys map one to one onto these fields; `problems()` lists
+every bad value at once so that a wrong config fails before any weights are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from fgsgl.errors import FgsglError
+
+TEMPORAL_POOLS = ("mean", "max")
+
+
+@dataclass
+class ModelConfig:
+    """What to build. `backbone` names a registry entry (see fgsgl.model.backbones):
+    `tiny-clip`, `clip:<path-or-id>` or `internvl:<path-or-id>`. `mid_layer` counts
+    transformer layers from 1 (the output of layer k); None means the middle one."""
+
+    backbone: str = "tiny-clip"
+    mid_layer: int | None = None
+    temporal_pool: str = "mean"
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    proj_hidden: int = 512
+    family: str = "fgsgl"
+    trust_remote_code: bool = False
+    gradient_checkpointing: bool = False
+
+    def problems(self) -> list[str]:
+        """Every invalid field, as readable lines (empty when the config is usable)."""
+        from fgsgl.model.backbones import backbone_problem
+        from fgsgl.model.families import FAMILIES
+
+        out = []
+        problem = backbone_problem(self.backbone)
+        if problem:
+            out.append(f"model.backbone: {problem}")
+        if self.mid_layer is not None and (
+            not isinstance(self.mid_layer, int)
+            or isinstance(self.mid_layer, bool)
+            or self.mid_layer < 1
+        ):
+            out.append(f"model.mid_layer: {self.mid_layer!r} is not a layer number >= 1 (or null)")
+        if self.temporal_pool not in TEMPORAL_POOLS:
+            out.append(
+                f"model.temporal_pool: {self.temporal_pool!r} is not one of {list(TEMPORAL_POOLS)}"
+            )
+        if not _positive_int(self.lora_rank):
+            out.append(f"model.lora_rank: {self.lora_rank!r} is not a positive integer")
+        if not isinstance(self.lora_alpha, int | float) or self.lora_alpha <= 0:
+            out.append(f"model.lora_alpha: {self.lora_alpha!r} is not a positive number")
+        if not isinstance(self.lora_dropout, int | float) or not 0 <= self.lora_dropout < 1:
+            out.append(f"model.lora_dropout: {self.lora_dropout!r} is not in [0, 1)")
+        if not _positive_int(self.proj_hidden):
+            out.append(f"model.proj_hidden: {self.proj_hidden!r} is not a positive integer")
+        if self.family not in FAMILIES:
+            out.append(f"model.family: {self.family!r} is not one of {sorted(FAMILIES)}")
+        return out
+
+    def check(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise FgsglError("invalid model config", problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+        """Build from a mapping, refusing unknown keys (listing the valid ones)."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise FgsglError(
+                "unknown model config keys",
+                [f"model.{k} (valid: {', '.join(known)})" for k in unknown],
+            )
+        return cls(**values)
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

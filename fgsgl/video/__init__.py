@@ -1,0 +1,12 @@
+"""Frame extraction: sample T frames per clip with decord into a memory-mappable artifact.
+
+- `sampling`: which frame indices a clip contributes (segment middles, repeats, clamping).
+- `decode`: decord reading of only those indices, resized while decoding.
+- `frames`: the frames artifact on disk: shard writing pieces and the reader `FramesArtifact`.
+- `plan`: every clip's shard and slot, fixed before decoding (resume and parts rely on it).
+- `worker`: one process's work: the clips of one video into their slots.
+- `pool`: worker processes, downloads ahead, surviving a dead worker.
+- `target`: the output directory, local or gs:// (staged locally, uploaded per shard).
+- `index`: index.csv and failures.csv from the shards' sidecars.
+- `extract`, `merge`: the step itself (`fgsgl extract`, `fgsgl extract --merge`).
+"""

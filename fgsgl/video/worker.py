@@ -1,0 +1,143 @@
+"""The work of one extraction process: decode the clips of one video into their slots.
+
+A task is one local video file and the clips of it still to do. The video is opened once
+(its packet index read once) for all of them; each clip's T frames are decoded, written
+straight into the clip's slot of its shard file, and hashed. What goes back to the main
+process is small: digests, indices, notes, errors, keypoints. A bad video or clip becomes
+an error result; it never stops the other clips.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fgsgl.video.decode import VideoError, VideoFile, center_crop_geometry
+from fgsgl.video.frames import ShardLayout, clip_digest, write_slot
+from fgsgl.video.plan import ClipJob
+from fgsgl.video.sampling import NoFramesError, sample_indices
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    path: str  # local file (a gs:// video was downloaded first)
+    jobs: tuple[ClipJob, ...]
+    frames: int
+    size: int
+    resize: str
+    shard_files: dict[int, str]  # shard -> the partial file its slots are written into
+    keypoints_files: dict[str, str] = field(default_factory=dict)  # clip_id -> local file
+    joints: int | None = None  # J every keypoints file must have (None: not known yet)
+
+
+@dataclass
+class ClipResult:
+    clip_id: str
+    shard: int
+    slot: int
+    sha256: str | None = None
+    frame_indices: list[int] | None = None
+    note: str = ""
+    error: str | None = None
+    keypoints: np.ndarray | None = None  # float32 (T, J, 3)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def init_process() -> None:
+    """Pool initializer: Ctrl-C is the main process's to handle (it stops the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_task(task: VideoTask) -> list[ClipResult]:
+    """Extract every clip of the task; one result per clip, in the task's order."""
+    started = time.perf_counter()
+    try:
+        video = VideoFile(task.path, size=task.size, resize=task.resize)
+    except VideoError as e:
+        return [ClipResult(j.clip_id, j.shard, j.slot, error=str(e)) for j in task.jobs]
+    results = []
+    for job in task.jobs:
+        result = _run_clip(video, job, task)
+        result.seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        results.append(result)
+    return results
+
+
+def _run_clip(video: VideoFile, job: ClipJob, task: VideoTask) -> ClipResult:
+    result = ClipResult(job.clip_id, job.shard, job.slot)
+    try:
+        indices, note = sample_indices(job.start, job.end, video.frame_count, task.frames)
+        clip = video.read(indices)
+        keypoints = None
+        if job.keypoints_uri is not None:
+            local = task.keypoints_files[job.clip_id]
+            keypoints = _keypoints(local, job.keypoints_uri, indices, task, video)
+    except (VideoError, NoFramesError, KeypointsError) as e:
+        result.error = str(e)
+        return result
+    path = Path(task.shard_files[job.shard])
+    write_slot(path, ShardLayout.read(path), job.slot, clip)  # header read: microseconds
+    result.sha256 = clip_digest(clip)
+    result.frame_indices = indices
+    result.note = note
+    result.keypoints = keypoints
+    return result
+
+
+class KeypointsError(Exception):
+    """A clip's keypoints file is missing, unreadable or does not cover its frames."""
+
+
+def _keypoints(
+    path: str, name: str, indices: list[int], task: VideoTask, video: VideoFile
+) -> np.ndarray:
+    """The keypoints at the sampled frames, in the stored S x S frame's pixel coordinates.
+
+    The file is an .npy array (F, J, 2|3) in the video's pixel coordinates (pixel centres
+    at integers), one row per video frame; a missing confidence is 1. `name` is how the
+    manifest calls the file (`path` may be a downloaded copy).
+    """
+    try:
+        points = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise KeypointsError(f"keypoints {name}: unreadable ({e})") from e
+    if points.ndim != 3 or points.shape[2] not in (2, 3):
+        raise KeypointsError(f"keypoints {name}: shape {points.shape}, expected (F, J, 2|3)")
+    if max(indices) >= len(points):
+        raise KeypointsError(
+            f"keypoints {name}: {len(points)} frames, the clip needs frame {max(indices)}"
+        )
+    if task.joints is not None and points.shape[1] != task.joints:
+        raise KeypointsError(
+            f"keypoints {name}: {points.shape[1]} joints, the dataset's have {task.joints}"
+        )
+    picked = points[indices].astype(np.float32)
+    if picked.shape[2] == 2:
+        picked = np.concatenate([picked, np.ones_like(picked[..., :1])], axis=2)
+    try:
+        width, height = video.displayed_size()
+    except VideoError as e:
+        raise KeypointsError(str(e)) from e
+    _to_output_pixels(picked, width, height, task.size, task.resize)
+    return picked
+
+
+def _to_output_pixels(points: np.ndarray, width: int, height: int, size: int, mode: str) -> None:
+    """Map (x, y) from a width x height frame onto the stored size x size frame, in place."""
+    if mode == "squash":
+        sx, sy, ox, oy = size / width, size / height, 0.0, 0.0
+    else:
+        g = center_crop_geometry(size, width, height)
+        sx, sy = g.decode_width / width, g.decode_height / height
+        ox, oy = g.x, g.y
+    points[..., 0] = (points[..., 0] + 0.5) * sx - 0.5 - ox
+    points[..., 1] = (points[..., 1] + 0.5) * sy - 0.5 - oy

@@ -1,0 +1,1 @@
+"""The KFP pipeline and its ablation variants (shipped as fgsgl.pipelines)."""

@@ -1,0 +1,295 @@
+"""The FG-SGL pipeline: one pipeline function, the ablation variants as its parameters.
+
+    extract-frames ─┬─ encode-text ─┐
+                    └───────────────┴─ ml_co? ─ train-stage1 ─ train-stage2 ─ evaluate
+                                            └── train-stage2 (one stage) ──── evaluate
+
+Wiring by name: every run parameter reaches exactly the components whose signature has a
+parameter of the same name (`_task`). A task's cache key therefore holds only what its step
+reads: extraction gets the dataset fingerprint and the extraction settings, text encoding
+the fingerprint and the encoder, stage 1 the stage-1 training settings (not fg_sa,
+text_granularity, lambda_fg or stage2_*), stage 2 and evaluation everything upstream plus
+their own. KFP does not hash the files behind a path, hence `dataset_fingerprint`.
+
+What is fixed when compiling (`BuildOptions`) and what is a run parameter:
+- run parameters: the switches, every training setting, the extraction and text settings,
+  the GPU type and count, the GPU node selector and tolerations;
+- compile time: the images, the extraction fan-out (kfp.local cannot merge conditional
+  artifact outputs, dsl.OneOf, so the fan-out shape is chosen here), which steps run on
+  GPUs, CPU/memory requests (as run parameters they would enter every cache key), the
+  /dev/shm size and the retries.
+"""
+
+import contextlib
+import functools
+import inspect
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fgsgl.components import (
+    encode_text,
+    evaluate,
+    extract_frames,
+    images,
+    merge_frames,
+    train_stage1,
+    train_stage2,
+)
+from kfp import dsl, kubernetes
+
+PIPELINE_NAME = "fgsgl"
+GPU_STEPS = ("train", "text", "evaluate")
+ARTIFACT_NAMES = ("frames", "texts", "model", "init", "parts", "evaluation")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What the compiled pipeline fixes; everything else is a run parameter."""
+
+    cpu_image: str = images.CPU_IMAGE
+    gpu_image: str = images.GPU_IMAGE
+    extract_shards: int = 1  # >1: a ParallelFor over "i/n" shards, then merge-frames
+    extract_parallelism: int = 0  # shard tasks at once (0 = all)
+    gpu_steps: tuple[str, ...] = ("train",)  # of GPU_STEPS
+    cpu_request: str = "4"  # CPU steps: extraction, text (on CPU), evaluation (on CPU)
+    memory_request: str = "16G"
+    gpu_cpu_request: str = "8"
+    gpu_memory_request: str = "64G"
+    shm_size: str = "16Gi"  # memory-backed /dev/shm for the data loaders on GPU steps
+    gpu_retries: int = 3  # GPU pools are often preemptible; training resumes (fgsgl.tasks)
+    retry_backoff: str = "60s"
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.extract_shards < 1:
+            out.append(f"extract shards: {self.extract_shards} is not >= 1")
+        unknown = sorted(set(self.gpu_steps) - set(GPU_STEPS))
+        if unknown:
+            out.append(f"gpu steps: {', '.join(unknown)} not among {', '.join(GPU_STEPS)}")
+        if self.gpu_retries < 0:
+            out.append(f"retries: {self.gpu_retries} is not >= 0")
+        return out
+
+
+def build_pipeline(options: BuildOptions | None = None) -> Any:
+    """The pipeline (a KFP GraphComponent) built with `options`."""
+    return _build(options or BuildOptions())
+
+
+@functools.cache
+def _build(options: BuildOptions) -> Any:
+    with _cheap_caller_names():
+        return _define(options)
+
+
+@contextlib.contextmanager
+def _cheap_caller_names() -> Iterator[None]:
+    """kfp 2.17's PipelineTask resource setters call inspect.stack() only to name the setter
+    in an error message. inspect.stack() looks up the module of every frame on the stack,
+    which under pytest (deep stacks, thousands of modules) costs ~0.5 s per setter and tens
+    of seconds per build. While building, kfp's module sees a stack() that reads only the
+    frames' function names, which is all it uses."""
+    from kfp.dsl import pipeline_task
+
+    real = pipeline_task.inspect
+
+    class _Inspect:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        @staticmethod
+        def stack(context: int = 1) -> list[tuple[Any, None, None, str]]:
+            frames, frame = [], sys._getframe(1)
+            while frame is not None:
+                frames.append((frame, None, None, frame.f_code.co_name))
+                frame = frame.f_back
+            return frames
+
+    pipeline_task.inspect = _Inspect()
+    try:
+        yield
+    finally:
+        pipeline_task.inspect = real
+
+
+def _define(options: BuildOptions) -> Any:
+
+    @dsl.pipeline(
+        name=PIPELINE_NAME,
+        description="FG-SGL micro-gesture recognition: frames, FG-Text embeddings, ML-CO "
+        "training (stage 1, stage 2) and evaluation; the ablations are parameters.",
+    )
+    def fgsgl(
+        dataset: str,
+        dataset_fingerprint: str,
+        variant: str = "full",
+        # ablation switches (the design's variant table)
+        fg_sa: bool = True,
+        cp_a: bool = True,
+        ml_co: bool = True,
+        text_granularity: str = "fine",
+        # frame extraction
+        num_frames: int = 8,
+        frame_size: int = 448,
+        resize: str = "squash",
+        max_failure_ratio: float = 0.05,
+        # FG-Text encoding
+        text_encoder: str = "minilm",
+        text_pooling: str = "",
+        text_dtype: str = "",
+        text_trust_remote_code: bool = False,
+        # training (fgsgl.train.config; fgsgl.pipeline_params.TRAIN_KEYS)
+        seed: int = 0,
+        backbone: str = "tiny-clip",
+        mid_layer: int = 0,
+        temporal_pool: str = "mean",
+        lora_rank: int = 8,
+        lora_alpha: int = 16,
+        lora_dropout: float = 0.05,
+        proj_hidden: int = 512,
+        family: str = "fgsgl",
+        trust_remote_code: bool = False,
+        gradient_checkpointing: bool = False,
+        tau: float = 0.07,
+        lambda_cp: float = 1.0,
+        lambda_fg: float = 1.0,
+        stage1_epochs: int = 15,
+        stage1_lr: float = 1e-4,
+        stage2_epochs: int = 15,
+        stage2_lr: float = 1e-4,
+        weight_decay: float = 0.05,
+        warmup_ratio: float = 0.03,
+        grad_clip: float = 1.0,
+        batch_size: int = 8,
+        grad_accum: int = 1,
+        augment: bool = True,
+        precision: str = "auto",
+        deepspeed: str = "off",
+        # evaluation
+        eval_split: str = "test",
+        prototype_weight: float = 0.0,
+        # GPU node pool
+        gpu_type: str = "nvidia.com/gpu",
+        gpus: int = 1,
+        gpu_node_selector: dict = {"cloud.google.com/gke-accelerator": "nvidia-l4"},  # noqa: B006
+        gpu_tolerations: list = [  # noqa: B006
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ],
+    ) -> None:
+        p = dict(locals())  # every run parameter by name (pipeline channels)
+        place = functools.partial(_place, p=p, options=options)
+
+        frames = extraction(p, options)
+        texts = place(_task(encode_text, p), "text").outputs["texts"]
+        inputs = {"frames": frames, "texts": texts}
+
+        with dsl.If(ml_co == True, name="two-stage"):  # noqa: E712 - a KFP condition
+            stage1 = place(_task(train_stage1, p, **inputs), "train")
+            stage1.set_display_name("train stage 1")
+            stage2 = place(_task(train_stage2, p, init=stage1.outputs["model"], **inputs), "train")
+            stage2.set_display_name("train stage 2")
+            place(_task(evaluate, p, model=stage2.outputs["model"], **inputs), "evaluate")
+        with dsl.Else(name="one-stage"):
+            single = place(_task(train_stage2, p, **inputs), "train")
+            single.set_display_name("train (one stage, no ML-CO)")
+            place(_task(evaluate, p, model=single.outputs["model"], **inputs), "evaluate")
+
+    return fgsgl
+
+
+def _task(component: Any, p: dict[str, Any], **artifacts: Any) -> dsl.PipelineTask:
+    """Call `component` with the run parameters its signature names, plus `artifacts`."""
+    names = component.component_spec.inputs or {}
+    return component(**{n: p[n] for n in names if n in p}, **artifacts)
+
+
+def extraction(p: dict[str, Any], options: BuildOptions) -> Any:
+    """The frames artifact: one extraction task, or a fan-out over shards and a merge."""
+    n = options.extract_shards
+    if n == 1:
+        return _place(_task(extract_frames, p), "extract", p=p, options=options).outputs["frames"]
+    shards = [f"{i}/{n}" for i in range(n)]
+    with dsl.ParallelFor(
+        shards, name="extract-shards", parallelism=options.extract_parallelism or None
+    ) as shard:
+        part = _place(_task(extract_frames, p, shard=shard), "extract", p=p, options=options)
+    merged = _place(
+        merge_frames(parts=dsl.Collected(part.outputs["frames"])), "extract", p=p, options=options
+    )
+    return merged.outputs["frames"]
+
+
+def _place(task: dsl.PipelineTask, step: str, *, p: dict[str, Any], options: BuildOptions) -> Any:
+    """Image, resources and node pool of a task: the GPU pool for `options.gpu_steps`."""
+    if step not in options.gpu_steps:
+        task.set_container_image(options.cpu_image)
+        task.set_cpu_request(options.cpu_request).set_memory_request(options.memory_request)
+        return task
+    task.set_container_image(options.gpu_image)
+    task.set_cpu_request(options.gpu_cpu_request).set_memory_request(options.gpu_memory_request)
+    task.set_accelerator_type(p["gpu_type"]).set_accelerator_limit(p["gpus"])
+    # kfp 2.17 does not carry channels used only in resources into a dsl.If sub-DAG's inputs
+    # (the task then fails to resolve them); registering them makes the compiler pass them.
+    task.register_pipeline_channels([p["gpu_type"], p["gpus"]])
+    kubernetes.add_node_selector_json(task, p["gpu_node_selector"])
+    kubernetes.add_toleration_json(task, p["gpu_tolerations"])
+    kubernetes.empty_dir_mount(
+        task,
+        volume_name="dshm",
+        mount_path="/dev/shm",
+        medium="Memory",
+        size_limit=options.shm_size,
+    )
+    if options.gpu_retries:
+        task.set_retry(
+            num_retries=options.gpu_retries,
+            backoff_duration=options.retry_backoff,
+            backoff_factor=2,
+        )
+    return task
+
+
+@functools.cache
+def parameters() -> dict[str, inspect.Parameter]:
+    """The pipeline's run parameters (name -> inspect.Parameter with type and default)."""
+    func = build_pipeline().pipeline_func
+    return dict(inspect.signature(func).parameters)
+
+
+def parameter_types() -> dict[str, type]:
+    return {name: prm.annotation for name, prm in parameters().items()}
+
+
+def parameter_defaults() -> dict[str, Any]:
+    """Defaults of the parameters that have one (all but dataset and its fingerprint)."""
+    return {
+        name: prm.default
+        for name, prm in parameters().items()
+        if prm.default is not inspect.Parameter.empty
+    }
+
+
+def compile_pipeline(
+    path: str | Path,
+    *,
+    options: BuildOptions | None = None,
+    defaults: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> Path:
+    """Write the pipeline YAML, with `defaults` as the parameters' defaults."""
+    from kfp import compiler
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(
+        build_pipeline(options),
+        package_path=str(path),
+        pipeline_parameters=defaults or None,
+    )
+    if description:  # the variant, for a person reading the YAML or the KFP UI
+        text = path.read_text()
+        path.write_text(f"# {description}\n{text}")
+    return path

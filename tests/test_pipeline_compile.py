@@ -1,0 +1,268 @@
+"""The compiled pipeline: every variant compiles and loads back with kfp, and its YAML carries
+the variant's defaults, the GPU node pool settings and the cache-key wiring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from fgsgl.pipelines.pipeline import parameter_defaults
+from fgsgl.pipelines.variants import load_variants
+from kfp import components
+
+from fgsgl.cli import main
+from fgsgl.pipeline_params import NOT_PARAMETERS, NULL_SENTINELS, TRAIN_KEYS
+
+VARIANTS = {
+    "full": {"fg_sa": True, "cp_a": True, "ml_co": True, "text_granularity": "fine"},
+    "no_fg_sa": {"fg_sa": False, "cp_a": True, "ml_co": True, "text_granularity": "fine"},
+    "no_cp_a": {"fg_sa": True, "cp_a": False, "ml_co": True, "text_granularity": "fine"},
+    "no_ml_co": {"fg_sa": True, "cp_a": True, "ml_co": False, "text_granularity": "fine"},
+    "class_text": {"fg_sa": True, "cp_a": True, "ml_co": True, "text_granularity": "class"},
+}
+GPU_TASKS = {"train-stage1", "train-stage2", "train-stage2-2"}
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pipelines")
+    assert main(["compile", "--variant", "all", "--out", str(out)]) == 0
+    return out
+
+
+def load(path: Path) -> tuple[dict, dict]:
+    spec, platform = yaml.safe_load_all(path.read_text())
+    return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def all_tasks(spec: dict) -> dict[str, dict]:
+    """Every task of the pipeline, in the root DAG or a condition's sub-DAG, by name."""
+    tasks = dict(spec["root"]["dag"]["tasks"])
+    for comp in spec["components"].values():
+        tasks.update(comp.get("dag", {}).get("tasks", {}))
+    return tasks
+
+
+def test_variants_file_names_the_five_variants_of_the_design() -> None:
+    variants = load_variants()
+    assert list(variants) == list(VARIANTS)
+    for name, switches in VARIANTS.items():
+        assert {k: variants[name].parameters[k] for k in switches} == switches
+
+
+def test_every_variant_compiles_loads_back_and_carries_its_defaults(compiled: Path) -> None:
+    defaults = parameter_defaults()
+    assert sorted(p.name for p in compiled.iterdir()) == sorted(f"fgsgl-{v}.yaml" for v in VARIANTS)
+    for name, switches in VARIANTS.items():
+        component = components.load_component_from_file(str(compiled / f"fgsgl-{name}.yaml"))
+        inputs = component.component_spec.inputs
+        assert component.name == "fgsgl"
+        assert inputs["variant"].default == name
+        for key, value in switches.items():
+            assert inputs[key].default == value, (name, key)
+        # everything else keeps the pipeline's default
+        assert inputs["stage1_epochs"].default == defaults["stage1_epochs"]
+        assert inputs["backbone"].default == "tiny-clip"
+        assert inputs["gpus"].default == 1
+        assert "default" not in dir(inputs["dataset"]) or inputs["dataset"].default is None
+
+
+def test_gpu_tasks_get_accelerator_node_selector_toleration_shm_and_retries(
+    compiled: Path,
+) -> None:
+    spec, k8s = load(compiled / "fgsgl-full.yaml")
+    executors = spec["deploymentSpec"]["executors"]
+    root_inputs = spec["root"]["inputDefinitions"]["parameters"]
+    assert root_inputs["gpu_type"]["defaultValue"] == "nvidia.com/gpu"
+    assert root_inputs["gpus"]["defaultValue"] == 1
+    assert root_inputs["gpu_node_selector"]["defaultValue"] == {
+        "cloud.google.com/gke-accelerator": "nvidia-l4"
+    }
+    assert root_inputs["gpu_tolerations"]["defaultValue"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    tasks = all_tasks(spec)
+    for name in GPU_TASKS:
+        executor = f"exec-{name}"
+        container = executors[executor]["container"]
+        accelerator = container["resources"]["accelerator"]
+        assert accelerator["resourceType"] == "{{$.inputs.parameters['pipelinechannel--gpu_type']}}"
+        assert accelerator["resourceCount"] == "{{$.inputs.parameters['pipelinechannel--gpus']}}"
+        assert container["image"].startswith("fgsgl-gpu:")
+        platform = k8s[executor]
+        assert platform["nodeSelector"]["nodeSelectorJson"]["componentInputParameter"] == (
+            "pipelinechannel--gpu_node_selector"
+        )
+        toleration = platform["tolerations"][0]["tolerationJson"]["componentInputParameter"]
+        assert toleration == "pipelinechannel--gpu_tolerations"
+        assert platform["emptyDirMounts"] == [
+            {"medium": "Memory", "mountPath": "/dev/shm", "sizeLimit": "16Gi", "volumeName": "dshm"}
+        ]
+        assert tasks[name]["retryPolicy"]["maxRetryCount"] == 3
+    # the GPU parameters reach the condition sub-DAGs (a kfp 2.17 pitfall, see _place)
+    for comp in ("comp-condition-2", "comp-condition-3"):
+        params = spec["components"][comp]["inputDefinitions"]["parameters"]
+        assert {"pipelinechannel--gpu_type", "pipelinechannel--gpus"} <= set(params)
+    # CPU steps: CPU image, requests, no accelerator, no GPU pool
+    for name in ("extract-frames", "encode-text", "evaluate", "evaluate-2"):
+        container = executors[f"exec-{name}"]["container"]
+        assert container["image"].startswith("fgsgl-cpu:")
+        assert "accelerator" not in container["resources"]
+        assert container["resources"]["resourceCpuRequest"] == "4"
+        assert f"exec-{name}" not in k8s
+        assert "retryPolicy" not in tasks[name]
+
+
+def test_stage1_sits_under_ml_co_and_each_task_gets_only_what_it_reads(compiled: Path) -> None:
+    spec, _ = load(compiled / "fgsgl-full.yaml")
+    tasks = all_tasks(spec)
+
+    def params(name: str) -> set[str]:
+        names = set(tasks[name]["inputs"].get("parameters", {}))
+        return {n for n in names if not n.startswith(("pipelinechannel--", "accelerator_"))}
+
+    assert params("extract-frames") == {
+        "dataset",
+        "dataset_fingerprint",
+        "num_frames",
+        "frame_size",
+        "resize",
+        "max_failure_ratio",
+    }
+    assert params("encode-text") == {
+        "dataset",
+        "dataset_fingerprint",
+        "text_encoder",
+        "text_pooling",
+        "text_dtype",
+        "text_trust_remote_code",
+    }
+    stage1 = params("train-stage1")
+    assert not stage1 & {"fg_sa", "text_granularity", "lambda_fg", "stage2_epochs", "stage2_lr"}
+    assert not stage1 & {"variant", "dataset", "dataset_fingerprint", "ml_co"}
+    assert {"cp_a", "lambda_cp", "stage1_epochs", "stage1_lr", "seed", "backbone"} <= stage1
+    stage2 = params("train-stage2")
+    assert stage2 == stage1 | {"fg_sa", "ml_co", "text_granularity", "lambda_fg"} | {
+        "stage2_epochs",
+        "stage2_lr",
+    }
+    assert params("train-stage2-2") == stage2  # the one-stage branch
+    assert params("evaluate") == {"variant", "eval_split", "prototype_weight"}
+    # stage 1 runs only with ML-CO, stage 2 alone without it
+    conditions = [t["triggerPolicy"]["condition"] for t in tasks.values() if "triggerPolicy" in t]
+    assert "inputs.parameter_values['pipelinechannel--ml_co'] == true" in conditions
+    assert tasks["train-stage2"]["inputs"]["artifacts"]["init"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "model",
+        "producerTask": "train-stage1",
+    }
+    assert "init" not in tasks["train-stage2-2"]["inputs"]["artifacts"]
+
+
+def test_stage_parameters_match_the_trainers_own_statement_of_what_a_stage_reads() -> None:
+    from fgsgl.components import train_stage1, train_stage2
+
+    from fgsgl.train.config import TrainConfig, valid_keys
+    from fgsgl.train.stages import stage_keys
+
+    # every training key is a parameter, or deliberately not one
+    assert set(valid_keys()) == set(TRAIN_KEYS.values()) | set(NOT_PARAMETERS)
+    full = TrainConfig()  # all switches on: the stage-1 run the variants share
+    for component, stage, always in (
+        (train_stage1, 1, {"ablation.ml_co"}),
+        (train_stage2, 2, set()),
+    ):
+        names = set(component.component_spec.inputs) - {"frames", "texts", "init", "deepspeed"}
+        keys = {TRAIN_KEYS[n] for n in names}
+        # stage 1 only runs with ML-CO on, so ml_co is not one of its inputs
+        assert keys == set(stage_keys(full, stage)) - always, stage
+
+
+def test_pipeline_defaults_are_the_trainers_defaults() -> None:
+    from fgsgl.train.config import TrainConfig
+
+    flat = TrainConfig().flat()
+    defaults = parameter_defaults()
+    for name, key in TRAIN_KEYS.items():
+        value = defaults[name]
+        if name in NULL_SENTINELS and value == NULL_SENTINELS[name]:
+            value = None
+        assert value == flat[key], name
+
+
+def test_images_and_fan_out_are_compile_options(tmp_path: Path) -> None:
+    args = ["compile", "--variant", "no_cp_a", "--out", str(tmp_path), "--extract-shards", "3"]
+    args += ["--cpu-image", "reg.example/fgsgl-cpu:7", "--gpu-image", "reg.example/fgsgl-gpu:7"]
+    args += ["--gpu-steps", "train,text", "--set", "stage2.epochs=4", "--set", "gpus=2"]
+    assert main(args) == 0
+    spec, k8s = load(tmp_path / "fgsgl-no_cp_a.yaml")
+    executors = spec["deploymentSpec"]["executors"]
+    assert executors["exec-extract-frames"]["container"]["image"] == "reg.example/fgsgl-cpu:7"
+    assert executors["exec-encode-text"]["container"]["image"] == "reg.example/fgsgl-gpu:7"
+    assert "exec-encode-text" in k8s  # text encoding joined the GPU pool
+    tasks = all_tasks(spec)
+    loop = [t for t in tasks.values() if "parameterIterator" in t]
+    assert len(loop) == 1
+    assert loop[0]["parameterIterator"]["items"]["raw"] == '["0/3", "1/3", "2/3"]'
+    assert "merge-frames" in tasks
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["stage2_epochs"]["defaultValue"] == 4
+    assert params["gpus"]["defaultValue"] == 2
+    assert params["cp_a"]["defaultValue"] is False
+
+
+def test_bad_settings_are_reported_together(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(
+        [
+            "compile",
+            "--out",
+            str(tmp_path),
+            "--set",
+            "stage2.epoch=3",
+            "--set",
+            "gpus=two",
+            "--set",
+            "novalue",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "unknown parameter 'stage2.epoch' (did you mean stage2.epochs?)" in err
+    assert "gpus: 'two' is not an integer" in err
+    assert "'novalue': expected KEY=VALUE" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_variant_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["compile", "--variant", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown variant 'nope'; known: full, no_fg_sa" in capsys.readouterr().err
+
+
+def test_a_config_file_carries_its_values_into_the_pipeline_parameters(tmp_path: Path) -> None:
+    """A paper-style config (nested training sections, dotted keys and pipeline parameters
+    mixed) becomes the compiled defaults; --set still wins."""
+    config = tmp_path / "paper.yaml"
+    config.write_text(
+        "model: {backbone: 'internvl:/models/InternVL2_5-8B', lora_rank: 8}\n"
+        "stage1: {epochs: 15, lr: 4.0e-5}\n"
+        "stage2.lr: 4.0e-5\n"
+        "optim: {batch_size: 8, grad_accum: 4}\n"
+        "precision: bf16\n"
+        "deepspeed: 'on'\n"
+        "gpus: 2\n"
+        "gpu_node_selector: {cloud.google.com/gke-accelerator: nvidia-tesla-a100}\n"
+        "frame_size: 448\n"
+    )
+    out = tmp_path / "out"
+    args = ["compile", "--variant", "full", "--out", str(out), "--config", str(config)]
+    assert main([*args, "--set", "stage1.epochs=12"]) == 0
+    spec, _ = load(out / "fgsgl-full.yaml")
+    params = {
+        k: v.get("defaultValue") for k, v in spec["root"]["inputDefinitions"]["parameters"].items()
+    }
+    assert params["backbone"] == "internvl:/models/InternVL2_5-8B"
+    assert params["stage1_epochs"] == 12 and params["stage1_lr"] == 4e-5
+    assert params["stage2_lr"] == 4e-5 and params["grad_accum"] == 4
+    assert params["precision"] == "bf16" and params["deepspeed"] == "on"
+    assert params["gpus"] == 2 and params["frame_size"] == 448
+    assert params["gpu_node_selector"] == {"cloud.google.com/gke-accelerator": "nvidia-tesla-a100"}

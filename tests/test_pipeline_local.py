@@ -1,0 +1,243 @@
+"""run-local end to end on a tiny SynthMG set: the five variants under kfp.local with its
+cache, what runs cold and warm, what a changed setting or manifest reruns, the compiled YAML
+run back, and `fgsgl rerun` of the evaluation.
+
+Cold, the five variants are exactly 14 task executions: 1 extraction, 1 text encoding,
+2 stage-1 trainings (full, no_fg_sa and class_text share one; no_cp_a has its own; no_ml_co
+has none), 5 stage-2 trainings and 5 evaluations.
+"""
+
+import json
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fgsgl.pipelines.local import LocalResult, run_local
+
+from fgsgl.cli import main
+
+pytestmark = pytest.mark.slow
+
+TINY = {  # the smallest run that still trains and evaluates every step
+    "num_frames": 4,
+    "frame_size": 32,
+    "stage1.epochs": 1,
+    "stage2.epochs": 1,
+    "optim.batch_size": 4,
+    "model.proj_hidden": 32,
+}
+COLD = {"extract_frames": 1, "encode_text": 1, "train_stage1": 2, "train_stage2": 5, "evaluate": 5}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fgsgl.synth import SynthConfig
+    from fgsgl.synth.generate import generate
+
+    out = tmp_path_factory.mktemp("synth") / "ds"
+    config = SynthConfig(classes=4, clips_per_class=3, subjects=3, size=32, frames=8, seed=3)
+    generate(out, config, workers=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("runlocal")
+
+
+@pytest.fixture(scope="module")
+def cold(dataset: Path, root: Path) -> LocalResult:
+    return run_local(dataset, "all", root, TINY, echo=lambda line: None)
+
+
+def by_run(result: LocalResult) -> dict[str, dict[str, str]]:
+    """run -> step -> status."""
+    return {r.name: {t.step: t.status for t in r.tasks} for r in result.runs}
+
+
+def test_cold_run_of_all_variants_executes_14_tasks(cold: LocalResult, root: Path) -> None:
+    assert [r.name for r in cold.runs] == ["full", "no_fg_sa", "no_cp_a", "no_ml_co", "class_text"]
+    assert len(cold.executions) == 14
+    assert cold.executed_steps() == Counter(COLD)
+    status = by_run(cold)
+    assert status["full"] == dict.fromkeys(COLD, "executed")
+    # no_fg_sa and class_text take full's stage 1 from the cache; no_cp_a trains its own
+    for name in ("no_fg_sa", "class_text"):
+        assert status[name]["train_stage1"] == "cached"
+        assert status[name]["train_stage2"] == "executed"
+    assert status["no_cp_a"]["train_stage1"] == "executed"
+    assert "train_stage1" not in status["no_ml_co"]
+    stage1 = {
+        r.name: r.task("train_stage1").outputs["model"] for r in cold.runs if r.name != "no_ml_co"
+    }
+    assert stage1["no_fg_sa"] == stage1["class_text"] == stage1["full"] != stage1["no_cp_a"]
+    assert stage1["full"].startswith(str(root / "runs" / "full"))
+    # every run evaluated, same metric keys; a comparison over the five
+    for run in cold.runs:
+        metrics = run.metrics()
+        assert set(metrics) == {"top1", "top5", "macro_f1", "mean_class_acc"}
+        assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    assert Path(cold.compare).is_file()
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["executions"] == 14
+    assert not list((root / "tmp").glob("tmp.*"))  # kfp's temp folders went to ROOT/tmp
+
+
+def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult) -> None:
+    full = cold.runs[0]
+    saved = json.loads((Path(full.directory) / "run.json").read_text())
+    assert saved["variant"] == "full" and saved["status"] == "succeeded"
+    evaluate = full.task("evaluate")
+    assert set(evaluate.artifacts) == {"frames", "model", "texts"}
+    assert evaluate.parameters == {"variant": "full", "eval_split": "test", "prototype_weight": 0.0}
+    metrics_file = json.loads(Path(evaluate.outputs["metrics"]).read_text())
+    assert metrics_file == pytest.approx(full.metrics())
+    confusion = json.loads(Path(evaluate.outputs["confusion"]).read_text())["confusionMatrix"]
+    names = [a["displayName"] for a in confusion["annotationSpecs"]]
+    ev = json.loads((Path(full.evaluation) / "confusion.json").read_text())
+    assert names == ev["class_names"]
+    assert [r["row"] for r in confusion["rows"]] == ev["matrix"]
+    assert Path(evaluate.outputs["report"]).read_text().startswith("#")
+    report = cold.report()
+    assert "14 of 24 tasks executed" in report
+    assert re.search(r"^no_fg_sa\s+train-stage1\s+cached\s+-\s+runs/full/", report, re.M)
+
+
+def test_a_second_identical_run_executes_nothing(
+    cold: LocalResult, dataset: Path, root: Path
+) -> None:
+    warm = run_local(dataset, "all", root, TINY, echo=lambda line: None)
+    assert warm.executions == []
+    assert all(t.status == "cached" for r in warm.runs for t in r.tasks)
+    assert warm.metrics() == cold.metrics()
+
+
+def test_a_stage2_setting_reruns_only_stage2_and_evaluation(
+    cold: LocalResult, dataset: Path, root: Path
+) -> None:
+    changed = run_local(
+        dataset, "full,no_ml_co", root, {**TINY, "stage2.lr": 3e-4}, echo=lambda line: None
+    )
+    assert changed.executed_steps() == Counter({"train_stage2": 2, "evaluate": 2})
+    assert by_run(changed)["full"]["train_stage1"] == "cached"
+
+
+def test_the_compiled_yaml_loaded_back_is_the_pipeline_that_ran(
+    cold: LocalResult, dataset: Path, root: Path, tmp_path: Path
+) -> None:
+    """`fgsgl compile` writes what run-local ran: its YAML carries the run's parameters as
+    defaults, and loaded back and run under kfp.local with the same cache, every task is a
+    hit. (The arguments are passed explicitly: kfp.local reads an integer default from the
+    YAML back as a float, which would change the cache keys.)"""
+    from fgsgl.pipelines.local import execute, task_environment
+    from kfp import components
+
+    from fgsgl.runs import RunRecord
+
+    sets = [f"--set={k}={v}" for k, v in TINY.items()]
+    args = ["compile", "--variant", "no_cp_a", "--out", str(tmp_path), "--dataset", str(dataset)]
+    assert main([*args, *sets, "--retries", "0"]) == 0
+    loaded = components.load_component_from_file(str(tmp_path / "fgsgl-no_cp_a.yaml"))
+    arguments = cold.runs[2].arguments
+    defaults = {k: v.default for k, v in loaded.component_spec.inputs.items()}
+    assert defaults == arguments
+    record = RunRecord("yaml", "no_cp_a", 0, "", {}, root=str(root), log=str(tmp_path / "log"))
+    with task_environment(root / "tmp"):
+        execute(
+            lambda: loaded(**arguments),
+            record,
+            pipeline_root=tmp_path / "out",
+            cache=True,
+            show_logs=False,
+            echo=print,
+        )
+    assert record.status == "succeeded"
+    assert [t.status for t in record.tasks] == ["cached"] * 5
+    assert record.metrics() == cold.runs[2].metrics()
+
+
+def test_rerun_evaluation_from_an_earlier_run(
+    cold: LocalResult, root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    earlier = cold.runs[0].directory  # ROOT/runs/full/fgsgl-TIME: that run, not a later one
+    code = main(["rerun", "evaluate", "--from", earlier, "--set", "eval_split=val"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "evaluate" in out and "executed" in out
+    rerun_dir = next((root / "reruns" / "full").glob("*/evaluate/evaluation"))
+    meta = json.loads((rerun_dir / "metadata.json").read_text())
+    assert meta["split"] == "val"
+    assert meta["model"] == cold.runs[0].task("train_stage2").outputs["model"]
+
+
+def test_a_changed_manifest_invalidates_everything(
+    cold: LocalResult, dataset: Path, root: Path, tmp_path: Path
+) -> None:
+    changed = tmp_path / "ds"
+    shutil.copytree(dataset, changed)
+    manifest = pd.read_csv(changed / "manifest.csv")
+    manifest.loc[0, "clip_id"] = "renamed-clip"
+    manifest.to_csv(changed / "manifest.csv", index=False)
+    result = run_local(changed, "full", root, TINY, echo=lambda line: None)
+    assert [t.status for t in result.runs[0].tasks] == ["executed"] * 5
+
+
+def test_a_failing_task_is_one_clear_error_and_keeps_what_was_done(
+    cold: LocalResult, dataset: Path, root: Path
+) -> None:
+    from fgsgl.errors import FgsglError
+
+    with pytest.raises(FgsglError) as err:
+        run_local(dataset, "full", root, {**TINY, "eval_split": "nosuchsplit"}, echo=lambda x: None)
+    message = str(err.value)
+    assert "run full: task evaluate failed" in message
+    assert "nosuchsplit" in message
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["runs"][0]["status"] == "failed"
+
+
+def test_extraction_fans_out_over_shards_and_merges(dataset: Path, tmp_path: Path) -> None:
+    """The pipeline's sharded extraction (compile option --extract-shards) under kfp.local:
+    one task per shard, then a merge that holds every clip once."""
+    from fgsgl.pipelines.local import execute, task_environment
+    from fgsgl.pipelines.pipeline import BuildOptions, extraction
+    from kfp import dsl
+
+    from fgsgl.runs import RunRecord
+    from fgsgl.video.frames import FramesArtifact
+
+    @dsl.pipeline(name="frames-only")
+    def frames_only(
+        dataset: str,
+        dataset_fingerprint: str,
+        num_frames: int = 4,
+        frame_size: int = 32,
+        resize: str = "squash",
+        max_failure_ratio: float = 0.05,
+    ) -> None:
+        extraction(dict(locals()), BuildOptions(extract_shards=2, gpu_retries=0))
+
+    record = RunRecord("shards", "full", 0, "", {}, root=str(tmp_path), log=str(tmp_path / "log"))
+    (tmp_path / "tmp").mkdir()
+    with task_environment(tmp_path / "tmp"):
+        execute(
+            lambda: frames_only(dataset=str(dataset), dataset_fingerprint="fp"),
+            record,
+            pipeline_root=tmp_path / "out",
+            cache=False,
+            show_logs=False,
+            echo=lambda line: None,
+        )
+    assert record.status == "succeeded"
+    assert sorted(t.label for t in record.executed) == [
+        "extract-frames[0]",
+        "extract-frames[1]",
+        "merge-frames",
+    ]
+    merged = FramesArtifact.open(record.task("merge_frames").outputs["frames"])
+    clip_ids = list(merged.index["clip_id"])
+    manifest = pd.read_csv(dataset / "manifest.csv")
+    assert sorted(clip_ids) == sorted(manifest["clip_id"])

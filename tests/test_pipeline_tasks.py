@@ -1,0 +1,82 @@
+"""What a training task does around the library in a pod: resume state that survives a
+retried pod (a real GCS emulator), the DeepSpeed switch, the torchrun command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from fgsgl import storage
+from fgsgl.pipeline_params import training_overrides
+from fgsgl.tasks import deepspeed_argument, resumable_output, torchrun_command
+
+pytest_plugins = ("gcs_emulator",)  # the `gcs` fixture
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_retried_pod_resumes_from_the_checkpoints_of_the_attempt_before(gcs, tmp_path: Path):
+    uri = gcs.uri("root/run-1/train-stage2/model")  # KFP gives every retry this same URI
+    resume = uri + ".resume/checkpoints"
+
+    # attempt 1: two epochs written, then the node goes away
+    first = tmp_path / "pod1" / "model"
+    preempted = pytest.raises(RuntimeError, match="preempted")
+    with preempted, resumable_output(str(first), uri, interval=0.05):
+        ckpt = first / "checkpoints"
+        (ckpt / "best").mkdir(parents=True)
+        (ckpt / "best" / "heads.safetensors").write_bytes(b"heads after epoch 1")
+        (ckpt / "last.pt").write_bytes(b"state after epoch 1")
+        wait_for(lambda: "last.pt" in storage.list_files(resume))
+        (ckpt / "last.pt").write_bytes(b"state after epoch 2")
+        (ckpt / ".last.pt.tmp-7").write_bytes(b"half written")
+        raise RuntimeError("preempted")
+    assert sorted(storage.list_files(resume)) == ["best/heads.safetensors", "last.pt"]
+
+    # attempt 2: a fresh pod, an empty staging folder; the checkpoints come back
+    second = tmp_path / "pod2" / "model"
+    with resumable_output(str(second), uri, interval=0.05):
+        ckpt = second / "checkpoints"
+        assert (ckpt / "last.pt").read_bytes() == b"state after epoch 2"
+        assert (ckpt / "best" / "heads.safetensors").read_bytes() == b"heads after epoch 1"
+        (ckpt / "last.pt").write_bytes(b"state after epoch 3")
+    # finished: the output goes up with the artifact; the resume copy is gone
+    assert storage.list_files(resume) == {}
+
+
+def test_local_outputs_need_no_mirror(tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    with resumable_output(str(out), str(out), interval=0.01):
+        pass
+    assert not out.exists()  # nothing made: the trainer resumes from OUT itself
+
+
+def test_deepspeed_parameter() -> None:
+    assert deepspeed_argument("off") is None
+    assert deepspeed_argument("") is None
+    assert deepspeed_argument("on") == ""  # fgsgl.train.run: "" = the default config
+    assert deepspeed_argument("/etc/ds/zero3.json") == "/etc/ds/zero3.json"
+
+
+def test_the_torchrun_command_carries_the_same_config() -> None:
+    from fgsgl.train.config import load_config, parse_overrides
+
+    params = {
+        "seed": 3, "backbone": "clip:/models/clip", "mid_layer": 0, "stage2_lr": 2e-5,
+        "fg_sa": False, "text_granularity": "class", "precision": "bf16", "frames": "ignored",
+    }  # fmt: skip
+    overrides = training_overrides(params)
+    assert overrides["model.mid_layer"] is None and "frames" not in overrides
+    cmd = torchrun_command(4, 2, "F", "T", "O", "I", overrides, "")
+    assert cmd[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4", "-m"]
+    assert cmd[6:13] == ["fgsgl", "train", "F", "T", "O", "--stage", "2"]
+    assert cmd[13:15] == ["--init", "I"] and cmd[-1] == "--deepspeed"
+    sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
+    assert load_config(overrides=parse_overrides(sets)) == load_config(overrides=overrides)

@@ -1,0 +1,228 @@
+"""The encode-text step and its artifact: one row per unique text, clips mapped by id, the
+class view derived from the same rows, deterministic, and nothing written on bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from text_helpers import CLASSES, synthmg_like_dataset, tiny_bert
+
+from fgsgl.cli import main
+from fgsgl.dataset import DatasetError, load_dataset, write_tables
+from fgsgl.errors import FgsglError
+from fgsgl.text.bank import load_texts
+from fgsgl.text.encode import encode_texts, text_tables
+from fgsgl.text.encoders import build_encoder
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory):
+    return f"hf:{tiny_bert(tmp_path_factory.mktemp('bert') / 'model')}"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return synthmg_like_dataset(tmp_path_factory.mktemp("ds") / "synthmg", clips=24)
+
+
+@pytest.fixture(scope="module")
+def artifact(dataset, bert, tmp_path_factory):
+    out = tmp_path_factory.mktemp("texts") / "texts"
+    summary = encode_texts(str(dataset), str(out), encoder=bert, batch_size=4)
+    return out, summary
+
+
+def test_text_tables_by_hand():
+    texts, clips = text_tables(
+        ["a", "b", "c", "d"], [1, 0, 1, 1], ["x", "y", "x", "x"], ["class zero", "class one"]
+    )
+    assert texts.to_dict("list") == {
+        "row": [0, 1, 2, 3],
+        "kind": ["fg", "fg", "class", "class"],
+        "class_id": [-1, -1, 0, 1],
+        "text": ["x", "y", "class zero", "class one"],
+    }
+    assert clips.to_dict("list") == {
+        "clip_id": ["a", "b", "c", "d"],
+        "label": [1, 0, 1, 1],
+        "fg_row": [0, 1, 0, 0],
+        "class_row": [3, 2, 3, 3],
+    }
+
+
+def test_identical_texts_map_to_one_row(artifact, dataset):
+    out, summary = artifact
+    bank = load_texts(out)
+    fg = load_dataset(dataset, need_fg_text=True).fg_texts()
+    # 3 classes x 2 hands: 6 distinct descriptions among 24 clips, plus 3 class texts
+    assert summary["clips"] == 24 and summary["unique_fg"] == 6 and summary["classes"] == 3
+    assert summary["rows"] == 9 and summary["encoded"] == 9 and summary["dedup_ratio"] == 4.0
+    assert bank.texts["text"].is_unique
+    rows = bank.rows(fg.index, "fine")
+    assert [bank.text(r) for r in rows] == list(fg)
+    for text in set(fg):
+        assert len(set(rows[(fg == text).to_numpy()])) == 1
+
+
+def test_artifact_round_trips(artifact, dataset, bert):
+    out, summary = artifact
+    bank = load_texts(out)
+    ds = load_dataset(dataset)
+    assert bank.encoder == bert and bank.dim == 32 and bank.num_classes == 3
+    assert bank.dataset_fingerprint == ds.fingerprint() == summary["dataset_fingerprint"]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["kind"] == "fgsgl.texts" and meta["normalization"] == "l2"
+    assert meta["pooling"] == "mean" and meta["dim"] == 32 and meta["dtype"] == "float32"
+    assert meta["counts"] == {"clips": 24, "unique_fg": 6, "classes": 3, "encoded": 9}
+    assert meta["encoder_revision"] == summary["encoder_revision"]
+    assert list(meta["encoder_files"]) == ["model.safetensors"]
+    assert bank.embeddings.dtype == np.float32 and bank.embeddings.shape == (9, 32)
+    np.testing.assert_allclose(np.linalg.norm(bank.embeddings, axis=1), 1.0, atol=1e-6)
+    expected = build_encoder(bert).encode(list(bank.texts["text"]))
+    np.testing.assert_allclose(bank.embeddings, expected, atol=1e-6)
+    assert list(bank.clips["clip_id"][:2]) == ["0000", "0001"]  # ids stay strings
+
+
+def test_class_view_is_derived_from_the_same_rows(artifact, dataset):
+    out, _ = artifact
+    bank = load_texts(out)
+    ds = load_dataset(dataset)
+    ids = list(ds.manifest["clip_id"])
+    rows = bank.rows(ids, "class")
+    assert [bank.text(r) for r in rows] == [ds.class_texts[label] for label in ds.manifest["label"]]
+    classes = bank.class_embeddings()
+    assert classes.shape == (3, 32)
+    np.testing.assert_array_equal(classes[ds.manifest["label"].to_numpy()], bank.embeddings[rows])
+    assert bank.texts.loc[bank.class_rows(), "text"].tolist() == ds.class_texts
+    picked = ["0005", "0002"]
+    assert bank.rows(picked, "fine").tolist() == bank.rows(ids, "fine")[[5, 2]].tolist()
+
+
+def test_rows_refuse_unknown_clips_and_granularities(artifact):
+    bank = load_texts(artifact[0])
+    with pytest.raises(FgsglError, match=r"2 clip id\(s\) have no text here: nope, 9999"):
+        bank.rows(["0001", "nope", "9999"])
+    with pytest.raises(FgsglError, match="granularity 'coarse'"):
+        bank.rows(["0001"], "coarse")
+
+
+def test_same_input_same_bytes(artifact, dataset, bert, tmp_path):
+    out, _ = artifact
+    again = tmp_path / "again"
+    encode_texts(str(dataset), str(again), encoder=bert, batch_size=7)
+    for name in ("texts.csv", "clips.csv", "embeddings.npy"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_a_text_shared_by_a_clip_and_a_class_is_encoded_once(bert, tmp_path):
+    manifest = pd.DataFrame(
+        {
+            "clip_id": ["a", "b"],
+            "video": ["a.mp4", "b.mp4"],
+            "label": [0, 1],
+            "split": ["train", "test"],
+            "fg_text": [CLASSES["description"][0], "NA"],  # "NA" is a text, not a missing value
+        }
+    )
+    write_tables(tmp_path / "ds", manifest, CLASSES)
+    summary = encode_texts(str(tmp_path / "ds"), str(tmp_path / "out"), encoder=bert)
+    assert summary["rows"] == 5 and summary["encoded"] == 4
+    bank = load_texts(tmp_path / "out")
+    fine, cls = bank.rows(["a"], "fine")[0], bank.rows(["a"], "class")[0]
+    assert fine != cls
+    np.testing.assert_array_equal(bank.embeddings[fine], bank.embeddings[cls])
+    assert bank.text(bank.rows(["b"])[0]) == "NA"
+
+
+def test_dataset_without_fine_grained_text_names_the_rows_and_writes_nothing(bert, tmp_path):
+    manifest = pd.DataFrame(
+        {
+            "clip_id": ["a", "b", "c"],
+            "video": ["a.mp4", "b.mp4", "c.mp4"],
+            "label": [0, 1, 2],
+            "split": ["train", "val", "test"],
+            "initiator": ["right hand", "left hand", "right hand"],
+            "receiver": ["neck", None, "mouth"],
+            "direction": ["upward", "upward", "upward"],
+            "motion": ["rubs it", "rubs it", None],
+        }
+    )
+    write_tables(tmp_path / "ds", manifest, CLASSES)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("earlier result")
+    with pytest.raises(DatasetError) as e:
+        encode_texts(str(tmp_path / "ds"), str(out), encoder=bert)
+    problems = "\n".join(e.value.problems)
+    assert "row 2" in problems and "receiver" in problems
+    assert "row 3" in problems and "motion" in problems
+    assert (out / "keep.txt").read_text() == "earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "out"]  # no partial folder
+
+
+def test_bad_options_fail_before_anything_is_read(tmp_path):
+    missing = str(tmp_path / "no-dataset")
+    with pytest.raises(FgsglError, match="unknown encoder"):
+        encode_texts(missing, str(tmp_path / "out"), encoder="word2vec")
+    with pytest.raises(FgsglError, match="batch size"):
+        encode_texts(missing, str(tmp_path / "out"), batch_size=0)
+    with pytest.raises(FgsglError, match="local folder"):
+        encode_texts(missing, "gs://bucket/texts")
+    assert not (tmp_path / "out").exists()
+
+
+def test_damaged_artifact_is_refused(artifact, tmp_path):
+    out = tmp_path / "damaged"
+    shutil.copytree(artifact[0], out)
+    np.save(out / "embeddings.npy", np.ones((3, 32), dtype=np.float32))
+    with pytest.raises(FgsglError) as e:
+        load_texts(out)
+    assert "shape (3, 32)" in str(e.value) and "not L2-normalised" not in str(e.value)
+    (out / "clips.csv").unlink()
+    with pytest.raises(FgsglError, match=r"clips\.csv is missing"):
+        load_texts(out)
+    with pytest.raises(FgsglError, match=r"expected a fgsgl\.texts artifact|no metadata\.json"):
+        load_texts(tmp_path)
+
+
+def test_cli_writes_the_artifact(dataset, bert, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert (
+        main(["encode-text", str(dataset), str(out), "--encoder", bert, "--batch-size", "5"]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert f"wrote {out}: 24 clips -> 6 unique fine-grained texts + 3 class texts, 32-d" in printed
+    assert load_texts(out).embeddings.shape == (9, 32)
+
+
+def test_cli_errors_are_one_clear_message(dataset, tmp_path, capsys):
+    assert main(["encode-text", str(dataset), str(tmp_path / "o"), "--encoder", "bert"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown encoder 'bert'" in err and "internvl:<path-or-id>" in err
+    assert "Traceback" not in err
+    with pytest.raises(SystemExit) as e:
+        main(["encode-text", str(dataset), str(tmp_path / "o"), "--pooling", "max"])
+    assert e.value.code == 2
+
+
+def test_cli_help_names_the_encoders(capsys):
+    with pytest.raises(SystemExit):
+        main(["encode-text", "--help"])
+    text = capsys.readouterr().out
+    for word in ("minilm", "hf:<path-or-id>", "internvl:<path-or-id>", "--trust-remote-code"):
+        assert word in text
+
+
+def test_minilm_texts_find_their_own_class(dataset, tmp_path):
+    """With the real MiniLM, each clip's description is nearest to its own class text."""
+    encode_texts(str(dataset), str(tmp_path / "m"))
+    bank = load_texts(tmp_path / "m")
+    assert bank.encoder == "minilm" and bank.dim == 384
+    ds = load_dataset(dataset)
+    ids = list(ds.manifest["clip_id"])
+    sims = bank.embeddings[bank.rows(ids, "fine")] @ bank.class_embeddings().T
+    assert (sims.argmax(1) == ds.manifest["label"].to_numpy()).all()

@@ -1,0 +1,195 @@
+"""The training config (defaults, YAML, --set, errors) and the stage / ablation table."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from fgsgl.errors import FgsglError, UsageError
+from fgsgl.train.config import (
+    TrainConfig,
+    config_from_dict,
+    load_config,
+    parse_overrides,
+    valid_keys,
+)
+from fgsgl.train.stages import plan_stage, stage_keys
+
+# --- config ---------------------------------------------------------------------------------
+
+
+def test_defaults_are_the_papers_setting():
+    cfg = load_config()
+    flat = cfg.flat()
+    assert flat["optim.weight_decay"] == 0.05
+    assert flat["optim.warmup_ratio"] == 0.03
+    assert flat["optim.grad_clip"] == 1.0
+    assert flat["loss.tau"] == 0.07
+    assert flat["model.lora_rank"] == 8 and flat["model.lora_alpha"] == 16
+    assert flat["model.backbone"] == "tiny-clip" and flat["model.mid_layer"] is None
+    assert flat["precision"] == "auto" and flat["seed"] == 0
+    assert {"ablation.fg_sa", "ablation.cp_a", "ablation.ml_co"} <= set(flat)
+    assert list(flat) == valid_keys()
+
+
+def test_yaml_file_nested_and_dotted_then_overrides_win(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "seed: 3\noptim:\n  batch_size: 4\n  grad_accum: 2\n"
+        "stage1.epochs: 5\nmodel:\n  mid_layer: 2\n"
+    )
+    cfg = load_config(path, {"optim.batch_size": "16", "stage2.lr": "1e-4"})
+    assert cfg.seed == 3
+    assert cfg.optim.batch_size == 16  # --set beats the file
+    assert cfg.optim.grad_accum == 2
+    assert cfg.stage1.epochs == 5
+    assert cfg.model.mid_layer == 2
+    assert cfg.stage2.lr == pytest.approx(1e-4) and isinstance(cfg.stage2.lr, float)
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "value"),
+    [
+        ("ablation.fg_sa", "false", False),
+        ("ablation.ml_co", "True", True),
+        ("stage1.lr", "3e-5", 3e-5),  # YAML 1.1 reads this as a string
+        ("stage1.lr", "1", 1.0),
+        ("optim.grad_clip", "0", 0.0),
+        ("model.mid_layer", "null", None),
+        ("model.mid_layer", "3", 3),
+        ("model.backbone", "clip:/models/clip-b16", "clip:/models/clip-b16"),
+        ("ablation.text_granularity", "class", "class"),
+    ],
+)
+def test_set_values_are_coerced_to_the_field_type(key, text, value):
+    cfg = load_config(overrides=parse_overrides([f"{key}={text}"]))
+    got = cfg.flat()[key]
+    assert got == value and type(got) is type(value)
+
+
+def test_every_problem_is_listed_at_once_with_the_valid_keys():
+    with pytest.raises(FgsglError) as err:
+        load_config(
+            overrides={
+                "optim.lrr": "1",
+                "optim.batch_size": "two",
+                "ablation.fg_sa": "maybe",
+                "stage1.epochs": "-1",
+                "ablation.text_granularity": "coarse",
+            }
+        )
+    problems = err.value.problems
+    text = str(err.value)
+    assert any("unknown config key 'optim.lrr'" in p for p in problems)
+    assert any(p.startswith("--set: optim.batch_size: 'two' is not an integer") for p in problems)
+    assert any("ablation.fg_sa: 'maybe' is not a boolean" in p for p in problems)
+    assert any(p.startswith("stage1.epochs: -1") for p in problems)
+    assert any(p.startswith("ablation.text_granularity: 'coarse'") for p in problems)
+    assert problems[-1].startswith("valid keys: seed, model.backbone,")
+    assert "optim.grad_accum" in problems[-1]
+    assert text.startswith("invalid training config\n  - ")
+
+
+def test_unknown_key_in_file_names_the_file_and_a_close_match(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  batchsize: 4\n")
+    with pytest.raises(FgsglError) as err:
+        load_config(path)
+    assert f"{path}: unknown config key 'optim.batchsize' (did you mean optim.batch_size?)" in (
+        err.value.problems
+    )
+
+
+def test_model_section_is_checked_by_the_model_config():
+    with pytest.raises(FgsglError) as err:
+        load_config(overrides={"model.backbone": "resnet", "model.temporal_pool": "median"})
+    text = str(err.value)
+    assert "model.backbone" in text and "resnet" in text
+    assert "model.temporal_pool" in text
+
+
+def test_bad_files_and_bad_set_syntax(tmp_path):
+    with pytest.raises(FgsglError, match="config file not found"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n- not a mapping\n")
+    with pytest.raises(FgsglError, match="expected a mapping"):
+        load_config(bad)
+    with pytest.raises(FgsglError, match="expected KEY=VALUE"):
+        parse_overrides(["stage1.epochs"])
+
+
+def test_resolved_yaml_round_trips_and_fingerprint_follows_values():
+    cfg = load_config(overrides={"stage1.epochs": "3", "model.mid_layer": "2"})
+    again = config_from_dict(yaml.safe_load(cfg.to_yaml()))
+    assert again.flat() == cfg.flat()
+    assert again.fingerprint() == cfg.fingerprint()
+    assert load_config().fingerprint() == TrainConfig().fingerprint()
+    assert load_config(overrides={"stage1.epochs": "4"}).fingerprint() != cfg.fingerprint()
+    # every value is in the YAML, defaults included
+    assert yaml.safe_load(cfg.to_yaml())["optim"]["weight_decay"] == 0.05
+
+
+# --- the stage / ablation table ---------------------------------------------------------------
+
+
+def _plan(stage, **switches):
+    overrides = {f"ablation.{k}": str(v).lower() for k, v in switches.items()}
+    overrides |= {"stage1.epochs": "2", "stage2.epochs": "3"}
+    overrides |= {"stage1.lr": "1e-3", "stage2.lr": "5e-4"}
+    overrides |= {"loss.lambda_cp": "0.5", "loss.lambda_fg": "2"}
+    return plan_stage(load_config(overrides=overrides), stage)
+
+
+@pytest.mark.parametrize(
+    ("stage", "switches", "weights", "epochs", "lr", "needs_init"),
+    [
+        (1, {}, {"cls": 1.0, "cp": 0.5}, 2, 1e-3, False),
+        (2, {}, {"cls": 1.0, "cp": 0.5, "fg": 2.0}, 3, 5e-4, True),
+        (1, {"cp_a": False}, {"cls": 1.0}, 2, 1e-3, False),
+        (2, {"cp_a": False}, {"cls": 1.0, "fg": 2.0}, 3, 5e-4, True),
+        (1, {"fg_sa": False}, {"cls": 1.0, "cp": 0.5}, 2, 1e-3, False),
+        (2, {"fg_sa": False}, {"cls": 1.0, "cp": 0.5}, 3, 5e-4, True),
+        (2, {"ml_co": False}, {"cls": 1.0, "cp": 0.5, "fg": 2.0}, 5, 1e-3, False),
+        (2, {"ml_co": False, "cp_a": False}, {"cls": 1.0, "fg": 2.0}, 5, 1e-3, False),
+    ],
+)
+def test_stage_table(stage, switches, weights, epochs, lr, needs_init):
+    plan = _plan(stage, **switches)
+    assert plan.weights == weights
+    assert plan.epochs == epochs
+    assert plan.lr == pytest.approx(lr)
+    assert plan.needs_init is needs_init
+    assert plan.uses_texts is ("fg" in weights)
+
+
+def test_class_text_changes_only_the_fg_target():
+    fine, coarse = _plan(2), _plan(2, text_granularity="class")
+    assert fine.weights == coarse.weights
+    assert (fine.text_granularity, coarse.text_granularity) == ("fine", "class")
+
+
+def test_stage_1_without_ml_co_is_refused():
+    with pytest.raises(UsageError, match="run it as --stage 2 without --init"):
+        _plan(1, ml_co=False)
+
+
+def test_zero_epochs_is_refused():
+    cfg = load_config(overrides={"stage2.epochs": "0"})
+    with pytest.raises(FgsglError, match=r"stage2\.epochs is 0"):
+        plan_stage(cfg, 2)
+
+
+def test_stage_1_cache_key_is_shared_by_full_no_fg_sa_and_class_text():
+    def key(stage, **over):
+        cfg = load_config(overrides={k: str(v) for k, v in over.items()})
+        return cfg.fingerprint(stage_keys(cfg, stage))
+
+    full = key(1)
+    assert key(1, **{"ablation.fg_sa": "false"}) == full
+    assert key(1, **{"ablation.text_granularity": "class"}) == full
+    assert key(1, **{"loss.lambda_fg": 3.0, "stage2.epochs": 1}) == full
+    assert key(1, **{"data.workers": 0}) == full  # workers cannot change a result
+    assert key(1, **{"ablation.cp_a": "false"}) != full
+    assert key(1, **{"stage1.epochs": 1}) != full
+    assert key(2, **{"ablation.text_granularity": "class"}) != key(2)
