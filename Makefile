@@ -8,6 +8,7 @@ BIN    := $(VENV)/bin
 TORCH  := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 DEMO   ?= demo-out
+VERSION := $(shell grep -m1 '^version' pyproject.toml | cut -d'"' -f2)
 export PIP_NO_WARN_SCRIPT_LOCATION=1
 SHELL  := /bin/bash
 .SHELLFLAGS := -o pipefail -c
@@ -41,12 +42,17 @@ lint: venv
 bench: venv
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
+# the SynthMG ablation study: every variant x 3 seeds, written to docs/results/synthmg.md
+study: venv
+	$(BIN)/python -m fgsgl.study --out study-out --page docs/results/synthmg.md --seeds 0,1,2
+
 compile: venv
 	$(BIN)/fgsgl compile --variant all --out build/pipelines
 
+# the tags `fgsgl compile` uses by default (fgsgl-cpu:VERSION, fgsgl-gpu:VERSION)
 images:
-	docker build -f images/cpu.Dockerfile -t fgsgl-cpu .
-	docker build -f images/gpu.Dockerfile -t fgsgl-gpu .
+	DOCKER_BUILDKIT=1 docker build -f images/cpu.Dockerfile -t fgsgl-cpu:$(VERSION) .
+	DOCKER_BUILDKIT=1 docker build -f images/gpu.Dockerfile -t fgsgl-gpu:$(VERSION) .
 
 clean:
-	rm -rf $(VENV) $(DEMO) build dist *.egg-info
+	rm -rf $(VENV) $(DEMO) study-out build dist *.egg-info

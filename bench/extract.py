@@ -45,7 +45,8 @@ import numpy as np
 import pandas as pd
 
 from fgsgl.dataset import load_dataset, write_tables
-from fgsgl.video.extract import available_cores, extract
+from fgsgl.runtime import available_cpus
+from fgsgl.video.extract import extract
 from fgsgl.video.sampling import sample_indices
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -105,7 +106,7 @@ def make_inputs(data: Path) -> tuple[Path, Path]:
         shutil.rmtree(d, ignore_errors=True)
         (d / "videos").mkdir(parents=True)
     tasks = [(i % 12, i, i % 4) for i in range(40)]
-    with ProcessPoolExecutor(max_workers=available_cores()) as pool:
+    with ProcessPoolExecutor(max_workers=available_cpus()) as pool:
         clips = list(pool.map(_render, tasks))
     rows = []
     for i, frames in enumerate(clips):
@@ -291,7 +292,7 @@ def bench_set(
             False,
         )
     ours(dataset, out, args.frames, args.size, 1)  # warm
-    cores = available_cores()
+    cores = available_cpus()
     for key, label, workers in (
         ("c", "(c) fgsgl extract, 1 worker", 1),
         ("d", f"(d) fgsgl extract, {cores} workers (all cores)", None),
@@ -335,7 +336,7 @@ def main() -> int:
     if args.limit:
         set1, set2 = (first_clips(d, args.limit, args.data) for d in (set1, set2))
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    print(f"machine: {available_cores()} cores; uptime: {load}")
+    print(f"machine: {available_cpus()} cores; uptime: {load}")
     results = {
         1: bench_set(
             "set 1 (standalone SynthMG clips, 640x480, 3 s)", set1, args, repeats_b=args.repeats

@@ -16,7 +16,8 @@ def test_every_package_is_listed_in_pyproject():
     on_disk = {
         ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "fgsgl").rglob("__init__.py")
     }
-    on_disk |= {"fgsgl.components", "fgsgl.pipelines"}
+    on_disk |= {"fgsgl.components", "fgsgl.pipelines", "fgsgl.configs"}
     assert set(setuptools["packages"]) == on_disk
     assert setuptools["package-dir"]["fgsgl.components"] == "components"
     assert setuptools["package-dir"]["fgsgl.pipelines"] == "pipelines"
+    assert setuptools["package-dir"]["fgsgl.configs"] == "configs"

@@ -24,11 +24,13 @@ COMMAND_MODULES: list[str] = [
     "fgsgl.cli.train",
     "fgsgl.cli.evaluate",
     "fgsgl.cli.pipeline",
+    "fgsgl.cli.demo",
 ]
 
 EPILOG = """\
 steps:   extract -> encode-text -> train --stage 1 -> train --stage 2 -> evaluate
 data:    synth, import, validate
+try it:  demo (the whole pipeline on SynthMG, on CPU)
 Run `fgsgl COMMAND --help` for the options of each command."""
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from fgsgl.evaluate.artifact import KIND, REPORT, Evaluation, write_data
 from fgsgl.evaluate.compare import compare
 from fgsgl.evaluate.metrics import METRIC_KEYS, compute_metrics
 from fgsgl.evaluate.report import write_report
+from fgsgl.runtime import available_cpus, configure_torch_threads
 
 __all__ = ["compare", "evaluate", "write_evaluation"]
 
@@ -187,10 +187,11 @@ def evaluate(
     bank = load_texts(texts) if texts is not None else None
     check_inputs(frames_art, model_meta, model, split, bank, texts)
 
+    configure_torch_threads()
     dev = resolve_device(device)
     net, config = load_model(model)
     if workers is None:
-        workers = max(0, min(4, (os.cpu_count() or 1) - 1))
+        workers = max(0, min(4, available_cpus() - 1))
     t0 = time.perf_counter()
     result = predict(
         net,

@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -75,6 +74,7 @@ from typing import Any
 import numpy as np
 
 from fgsgl.errors import FgsglError, UsageError
+from fgsgl.runtime import available_cpus
 from fgsgl.synth.config import SynthConfig
 
 log = logging.getLogger("fgsgl")
@@ -167,13 +167,6 @@ def render_task(task: ClipTask) -> dict[str, Any]:
     row.update({k: clip.attributes[k] for k in ("speed", "amplitude", "pattern", "rest")})
     row["contact_start"], row["contact_end"] = clip.contact
     return row
-
-
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _ignore_sigint() -> None:
@@ -283,7 +276,7 @@ def generate(
         raise UsageError("invalid synth settings", problems)
     out = Path(out)
     _prepare_out(out, overwrite)
-    workers = min(workers or default_workers(), config.classes * config.clips_per_class)
+    workers = min(workers or available_cpus(), config.classes * config.clips_per_class)
     started = time.monotonic()
     with staged_dir(out, overwrite=True) as tmp:
         (tmp / "videos").mkdir()

@@ -90,8 +90,10 @@ def encode_texts(
     Returns a small summary (counts, dimension, timing). Bad options, a dataset without
     fine-grained texts and a model that cannot be loaded all fail before `out` is touched.
     """
+    from fgsgl.runtime import configure_torch_threads
     from fgsgl.text.encoders import build_encoder, check_options  # torch: only when run
 
+    configure_torch_threads()
     start = time.perf_counter()
     out_path = _check_out(str(out))
     check_options(encoder, pooling=pooling, dtype=dtype)

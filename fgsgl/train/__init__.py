@@ -11,7 +11,19 @@ from the frames artifact), optim (AdamW + schedule), trainer (the loop), checkpo
 artifact), run (`train`, which ties them together).
 """
 
-from fgsgl.train.artifact import load_model
-from fgsgl.train.run import train
+from __future__ import annotations
 
-__all__ = ["load_model", "train"]
+import importlib
+from typing import Any
+
+# Lazy (PEP 562): `fgsgl.train.config` is read by commands that never train (compile,
+# submit --set), and importing the trainer would load torch for them.
+_EXPORTS = {"load_model": "fgsgl.train.artifact", "train": "fgsgl.train.run"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'fgsgl.train' has no attribute {name!r}")

@@ -36,6 +36,7 @@ from fgsgl.dataset.tables import write_csv
 from fgsgl.errors import FgsglError, UsageError
 from fgsgl.hashing import sha256_file
 from fgsgl.progress import bar
+from fgsgl.runtime import available_cpus
 from fgsgl.video.decode import RESIZE_MODES, decoder_info
 from fgsgl.video.frames import (
     CLASSES_CSV,
@@ -68,13 +69,6 @@ __all__ = ["extract", "merge"]
 log = logging.getLogger("fgsgl")
 CLIPS_PER_TASK = 32  # clips of one video decoded by one task (balances long recordings)
 SIDECAR_FORMAT = 1
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def extract(
@@ -122,7 +116,7 @@ def extract(
         run = _Run(plan, target, ds)
         run.resume()
         todo = sum(len(s.todo) for s in run.shards.values())
-        n_workers = max(1, min(workers or available_cores(), todo or 1))
+        n_workers = max(1, min(workers or available_cpus(), todo or 1))
         log.info(
             "extract: %d clips in %d shards%s -> %s; %d shards complete (verified), "
             "%d clips to do with %d worker(s)",

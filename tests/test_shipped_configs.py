@@ -1,0 +1,42 @@
+"""The config files shipped in configs/: found by name, every key valid, the paper's values."""
+
+from __future__ import annotations
+
+import pytest
+
+from fgsgl.errors import FgsglError
+from fgsgl.pipelines.plan import read_settings
+from fgsgl.train.config import config_path, named_configs, read_yaml
+
+
+def test_every_shipped_config_resolves_to_valid_run_parameters():
+    names = named_configs()
+    assert {"paper-smg", "paper-imigue"} <= set(names)
+    for name in names:
+        values = read_settings(config=name)  # raises on any unknown key or bad value
+        assert values, name
+
+
+@pytest.mark.parametrize(("name", "lr"), [("paper-smg", 4e-5), ("paper-imigue", 1e-4)])
+def test_paper_configs_carry_the_papers_settings(name, lr):
+    values = read_settings(config=name)
+    assert values["stage1_lr"] == values["stage2_lr"] == lr
+    assert values["backbone"] == "internvl:OpenGVLab/InternVL2_5-8B"
+    assert (values["num_frames"], values["frame_size"]) == (8, 448)
+    assert (values["batch_size"], values["grad_accum"], values["gpus"]) == (8, 4, 2)
+    assert (values["stage1_epochs"], values["stage2_epochs"]) == (15, 15)
+    assert (values["weight_decay"], values["warmup_ratio"], values["grad_clip"]) == (
+        0.05,
+        0.03,
+        1.0,
+    )
+    assert (values["lora_rank"], values["precision"], values["deepspeed"]) == (8, "bf16", "on")
+
+
+def test_a_path_wins_over_a_name_and_an_unknown_name_lists_the_shipped_ones(tmp_path):
+    own = tmp_path / "paper-smg"
+    own.write_text("stage1_epochs: 2\n")
+    assert read_yaml(own) == {"stage1_epochs": 2}
+    with pytest.raises(FgsglError, match=r"shipped: .*paper-imigue") as e:
+        config_path("no-such-config")
+    assert "no-such-config" in str(e.value)
