@@ -1,8 +1,9 @@
 """FG-Text encoding: a dataset directory in, a texts artifact out (fgsgl.text.encode)."""
 
-from fgsgl.components.images import CPU_IMAGE
 from kfp import dsl
 from kfp.dsl import Dataset, Output
+
+from fgsgl.components.images import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)

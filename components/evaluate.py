@@ -1,6 +1,5 @@
 """Evaluation: frames + model in; the evaluation artifact, KFP metrics and report out."""
 
-from fgsgl.components.images import CPU_IMAGE
 from kfp import dsl
 from kfp.dsl import (
     Artifact,
@@ -12,6 +11,8 @@ from kfp.dsl import (
     Model,
     Output,
 )
+
+from fgsgl.components.images import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)

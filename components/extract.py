@@ -1,8 +1,9 @@
 """Frame extraction: a dataset directory in, a frames artifact out (fgsgl.video.extract)."""
 
-from fgsgl.components.images import CPU_IMAGE
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
+
+from fgsgl.components.images import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)

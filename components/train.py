@@ -8,9 +8,10 @@ Each body hands its own parameters to fgsgl.tasks.train_task by name; the table 
 parameter names and training config keys is fgsgl.pipeline_params.TRAIN_KEYS.
 """
 
-from fgsgl.components.images import GPU_IMAGE
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
+
+from fgsgl.components.images import GPU_IMAGE
 
 
 @dsl.component(base_image=GPU_IMAGE, install_kfp_package=False)
@@ -22,6 +23,7 @@ def train_stage1(
     backbone: str,
     mid_layer: int,
     temporal_pool: str,
+    subtract_clip_mean: bool,
     lora_rank: int,
     lora_alpha: int,
     lora_dropout: float,
@@ -53,6 +55,8 @@ def train_stage1(
         backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
         mid_layer: the layer f_mid is pooled from (counting from 1); 0 = the middle one.
         temporal_pool: pooling over the T frames, "mean" or "max".
+        subtract_clip_mean: feed the backbone each frame minus its clip's mean frame
+            (what moved; for backbones trained from scratch, e.g. tiny-clip on CPU).
         lora_rank: LoRA rank on the attention projections (pretrained backbones).
         lora_alpha: LoRA alpha.
         lora_dropout: LoRA dropout.
@@ -98,6 +102,7 @@ def train_stage2(
     backbone: str,
     mid_layer: int,
     temporal_pool: str,
+    subtract_clip_mean: bool,
     lora_rank: int,
     lora_alpha: int,
     lora_dropout: float,
@@ -138,6 +143,8 @@ def train_stage2(
         backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
         mid_layer: the layer f_mid is pooled from (counting from 1); 0 = the middle one.
         temporal_pool: pooling over the T frames, "mean" or "max".
+        subtract_clip_mean: feed the backbone each frame minus its clip's mean frame
+            (what moved; for backbones trained from scratch, e.g. tiny-clip on CPU).
         lora_rank: LoRA rank on the attention projections (pretrained backbones).
         lora_alpha: LoRA alpha.
         lora_dropout: LoRA dropout.

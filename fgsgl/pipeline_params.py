@@ -24,6 +24,7 @@ TRAIN_KEYS: dict[str, str] = {
     "backbone": "model.backbone",
     "mid_layer": "model.mid_layer",
     "temporal_pool": "model.temporal_pool",
+    "subtract_clip_mean": "model.subtract_clip_mean",
     "lora_rank": "model.lora_rank",
     "lora_alpha": "model.lora_alpha",
     "lora_dropout": "model.lora_dropout",
@@ -57,6 +58,30 @@ NOT_PARAMETERS: dict[str, str] = {
     "out of the cache key; the trainer's default is used",
 }
 
+# The run parameters that are not training settings, and the step (or part of the run) each
+# configures. A config file may mix them with training keys (configs/cpu-tiny.yaml sets
+# frame_size and the training schedule together); `fgsgl train --config` leaves them out.
+OTHER_PARAMETERS: dict[str, str] = {
+    "dataset": "the run",
+    "dataset_fingerprint": "the run",
+    "variant": "the run",
+    "num_frames": "extraction",
+    "frame_size": "extraction",
+    "resize": "extraction",
+    "max_failure_ratio": "extraction",
+    "text_encoder": "text encoding",
+    "text_pooling": "text encoding",
+    "text_dtype": "text encoding",
+    "text_trust_remote_code": "text encoding",
+    "deepspeed": "the training launcher (fgsgl train --deepspeed)",
+    "eval_split": "evaluation",
+    "prototype_weight": "evaluation",
+    "gpu_type": "GPU placement",
+    "gpus": "GPU placement",
+    "gpu_node_selector": "GPU placement",
+    "gpu_tolerations": "GPU placement",
+}
+
 # Parameters whose library value may be null, and the value that stands for null.
 NULL_SENTINELS: dict[str, Any] = {"mid_layer": 0}
 
@@ -78,6 +103,24 @@ def training_overrides(params: Mapping[str, Any]) -> dict[str, Any]:
             value = None
         out[key] = value
     return out
+
+
+def training_config_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A config file's mapping as training config values: pipeline parameter names become
+    their training keys (`stage1_lr` -> `stage1.lr`, null sentinels -> null), training keys
+    stay, and the parameters of other steps (`frame_size`) are left out and returned by
+    name. Anything else is kept, for the training config to report as unknown."""
+    out: dict[str, Any] = {}
+    skipped: list[str] = []
+    for key, value in _flatten(values).items():
+        if key in OTHER_PARAMETERS:
+            skipped.append(key)
+        elif key in TRAIN_KEYS:
+            null = key in NULL_SENTINELS and value == NULL_SENTINELS[key]
+            out[TRAIN_KEYS[key]] = None if null else value
+        else:
+            out[key] = value
+    return out, skipped
 
 
 def parameter_name(key: str, known: Mapping[str, Any]) -> str | None:

@@ -37,11 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from fgsgl.pipelines.pipeline import BuildOptions, compile_pipeline
-from fgsgl.pipelines.plan import PlannedRun, plan_runs, read_settings
-
 from fgsgl.artifacts import write_json
 from fgsgl.errors import FgsglError
+from fgsgl.pipelines.pipeline import BuildOptions, compile_pipeline
+from fgsgl.pipelines.plan import PlannedRun, plan_runs, read_settings
 from fgsgl.runs import RunRecord, TaskRecord, metrics_table, tasks_table
 
 # A local failure is not a preempted node: no retries (kfp.local would honour them).
@@ -133,11 +132,13 @@ def run_local(
     started = time.perf_counter()
     echo = echo or stderr_echo()
     dataset_path = str(Path(dataset).resolve())
-    fingerprint = load_dataset(dataset_path).fingerprint(videos=True)
+    ds = load_dataset(dataset_path)
+    fingerprint = ds.fingerprint(videos=True)
     chosen = read_settings(settings, config=config, values=overrides)
     plans = plan_runs(
         variants, settings=chosen, seeds=seeds, dataset=dataset_path, fingerprint=fingerprint
     )
+    check_keypoints(ds, plans)
     root = Path(root).resolve()
     for sub in ("cache", "runs", "logs", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -157,6 +158,26 @@ def run_local(
         result.compare = _compare(evaluations, root / "compare")
     _write_summary(result, started)
     return result
+
+
+def check_keypoints(ds: Any, plans: list[PlannedRun]) -> None:
+    """Before any run starts: the runs whose model family reads keypoints (CLIP-MG) need
+    them for every clip of the dataset; one error naming the runs and the clips."""
+    from fgsgl.model import family_class
+
+    runs = [p.name for p in plans if family_class(p.arguments["family"]).needs_keypoints]
+    missing = ds.manifest.loc[ds.manifest["keypoints"].isna(), "clip_id"].astype(str).tolist()
+    if runs and missing:
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise FgsglError(
+            f"run(s) {', '.join(runs)} need per-frame keypoints, and {len(missing)} of "
+            f"{len(ds.manifest)} clips of {ds.root} have none: {shown}",
+            [
+                "SynthMG: generate it with `fgsgl synth --keypoints`; other datasets: a "
+                "keypoints column in the manifest naming each clip's .npy file (F, J, 2|3)",
+                "or leave those variants out (--variant full,no_fg_sa,...)",
+            ],
+        )
 
 
 def _compare(evaluations: list[str], out: Path) -> str:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kfp import dsl, kubernetes
+
 from fgsgl.components import (
     encode_text,
     evaluate,
@@ -38,7 +40,6 @@ from fgsgl.components import (
     train_stage1,
     train_stage2,
 )
-from kfp import dsl, kubernetes
 
 PIPELINE_NAME = "fgsgl"
 GPU_STEPS = ("train", "text", "evaluate")
@@ -146,6 +147,7 @@ def _define(options: BuildOptions) -> Any:
         backbone: str = "tiny-clip",
         mid_layer: int = 0,
         temporal_pool: str = "mean",
+        subtract_clip_mean: bool = False,
         lora_rank: int = 8,
         lora_alpha: int = 16,
         lora_dropout: float = 0.05,

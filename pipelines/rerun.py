@@ -40,9 +40,10 @@ def rerun(
     echo: Callable[[str], None] | None = None,
 ) -> RunRecord:
     """Run `step` (e.g. "evaluate", "train-stage2") of the run at `run_dir` again."""
+    from kfp import dsl
+
     from fgsgl.components import STEPS
     from fgsgl.pipelines.local import execute, failure, stderr_echo, task_environment
-    from kfp import dsl
 
     echo = echo or stderr_echo()
     earlier = find_run(run_dir)

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fgsgl import __version__
+from fgsgl.errors import FgsglError
+from fgsgl.hashing import sha256_bytes
 from fgsgl.pipelines.pipeline import (
     PIPELINE_NAME,
     BuildOptions,
@@ -33,10 +36,6 @@ from fgsgl.pipelines.pipeline import (
     parameter_defaults,
 )
 from fgsgl.pipelines.plan import PlannedRun
-
-from fgsgl import __version__
-from fgsgl.errors import FgsglError
-from fgsgl.hashing import sha256_bytes
 from fgsgl.runs import format_table
 
 TOKEN_ENV = "KF_PIPELINES_TOKEN"

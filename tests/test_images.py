@@ -96,9 +96,8 @@ def test_gpu_image_has_cuda_torch_and_prebuilt_deepspeed_ops() -> None:
 
 
 def test_component_images_default_to_the_tags_make_images_builds() -> None:
-    from fgsgl.components import images
-
     from fgsgl import __version__
+    from fgsgl.components import images
 
     assert f"fgsgl-cpu:{__version__}" == images.DEFAULT_CPU_IMAGE
     assert f"fgsgl-gpu:{__version__}" == images.DEFAULT_GPU_IMAGE

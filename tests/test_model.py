@@ -136,16 +136,50 @@ def test_config_lists_every_problem_at_once():
     text = str(e.value)
     for field in ("backbone", "temporal_pool", "lora_rank", "lora_dropout", "family", "mid_layer"):
         assert f"model.{field}" in text
-    assert "tiny-clip, clip:<path-or-id>, internvl:<path-or-id>" in text
+    assert "tiny-clip[:SPEC], clip:<path-or-id>, internvl:<path-or-id>" in text
     assert ModelConfig().problems() == []
 
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("clip", "needs a checkpoint"), ("tiny-clip:x", "takes no checkpoint"), ("", "not a back")],
+    [
+        ("clip", "needs a checkpoint"),
+        ("tiny-clip:x", "'x' is not KEY=VALUE with KEY one of image, patch, width, layers"),
+        ("tiny-clip:image=60,patch=8", "image 60 is not a multiple of patch 8"),
+        ("tiny-clip:width=96,heads=5", "width 96 is not a multiple of heads 5"),
+        ("tiny-clip:layers=0", "layers='0' is not a positive integer"),
+        ("tiny-clip:image=64,image=32", "image is given twice"),
+        ("", "not a back"),
+    ],
 )
 def test_backbone_names_are_checked(name, message):
     assert message in " ".join(ModelConfig(backbone=name).problems())
+
+
+def test_tiny_clip_spec_sets_the_tower_shape():
+    model = tiny(backbone="tiny-clip:image=32,patch=8,width=64,layers=2,heads=2")
+    config = model.backbone.hf_model().config
+    assert (config.image_size, config.patch_size, config.hidden_size) == (32, 8, 64)
+    assert (config.num_hidden_layers, config.num_attention_heads) == (2, 2)
+    assert config.intermediate_size == 256 and model.image_size == 32
+    assert model.backbone.name == "tiny-clip:image=32,patch=8,width=64,layers=2,heads=2"
+    assert model.backbone.mid_layer == 1
+    assert model(frames(1, 2, size=32)).logits.shape == (1, C)
+    plain = tiny().backbone.hf_model().config  # left-out keys keep the tiny defaults
+    assert (plain.image_size, plain.patch_size, plain.hidden_size) == (112, 16, 128)
+
+
+def test_subtract_clip_mean_feeds_only_what_moves():
+    model, plain = tiny(subtract_clip_mean=True), tiny()
+    model.eval(), plain.eval()
+    x = frames(2, 3)
+    still = frames(2, 1, seed=1)  # the same image added to every frame of a clip
+    with torch.no_grad():
+        assert torch.allclose(model(x).logits, model(x + still).logits, atol=1e-5)
+        assert not torch.allclose(plain(x).logits, plain(x + still).logits, atol=1e-3)
+    with pytest.raises(ValueError, match="2 or more frames"):
+        model(frames(1, 1))
+    assert "model.subtract_clip_mean" in " ".join(ModelConfig(subtract_clip_mean="yes").problems())
 
 
 def test_mid_layer_out_of_range_names_the_valid_range():

@@ -55,6 +55,16 @@ def test_tiny_clip_round_trip_saves_the_whole_backbone(tmp_path):
     ]
 
 
+def test_tiny_clip_of_another_shape_round_trips_and_refuses_the_default_shape(tmp_path):
+    """The shape lives in the backbone name (tiny-clip:SPEC), which the saved config keeps:
+    loading rebuilds that shape; the default tiny-clip does not fit its weights."""
+    spec = "tiny-clip:image=32,patch=8,width=64,layers=2"
+    cfg = ModelConfig(backbone=spec, subtract_clip_mean=True, proj_hidden=16)
+    assert_round_trip(trained(cfg, 32), cfg, tmp_path, 32)
+    with pytest.raises(FgsglError, match="does not fit the model built from the config"):
+        FGSGLModel.load(tmp_path, ModelConfig(proj_hidden=16), C, D)
+
+
 @pytest.mark.parametrize("kind", ["clip", "internvl"])
 def test_lora_round_trip_saves_a_peft_adapter(tmp_path, checkpoints, kind):
     cfg = ModelConfig(backbone=f"{kind}:{checkpoints[kind]}", lora_rank=4, proj_hidden=16)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fgsgl.pipelines.pipeline import parameter_defaults
-from fgsgl.pipelines.variants import load_variants
 from kfp import components
 
 from fgsgl.cli import main
-from fgsgl.pipeline_params import NOT_PARAMETERS, NULL_SENTINELS, TRAIN_KEYS
+from fgsgl.pipeline_params import NOT_PARAMETERS, NULL_SENTINELS, OTHER_PARAMETERS, TRAIN_KEYS
+from fgsgl.pipelines.pipeline import parameter_defaults, parameter_types
+from fgsgl.pipelines.variants import load_variants
 
 VARIANTS = {
     "full": {"fg_sa": True, "cp_a": True, "ml_co": True, "text_granularity": "fine"},
@@ -20,6 +20,14 @@ VARIANTS = {
     "no_cp_a": {"fg_sa": True, "cp_a": False, "ml_co": True, "text_granularity": "fine"},
     "no_ml_co": {"fg_sa": True, "cp_a": True, "ml_co": False, "text_granularity": "fine"},
     "class_text": {"fg_sa": True, "cp_a": True, "ml_co": True, "text_granularity": "class"},
+    # the CLIP-MG baseline: another model family, one stage (the ml_co=false path), no L_fg
+    "clip_mg": {
+        "family": "clip_mg",
+        "fg_sa": False,
+        "cp_a": True,
+        "ml_co": False,
+        "text_granularity": "fine",
+    },
 }
 GPU_TASKS = {"train-stage1", "train-stage2", "train-stage2-2"}
 
@@ -44,7 +52,7 @@ def all_tasks(spec: dict) -> dict[str, dict]:
     return tasks
 
 
-def test_variants_file_names_the_five_variants_of_the_design() -> None:
+def test_variants_file_names_the_five_ablations_and_clip_mg() -> None:
     variants = load_variants()
     assert list(variants) == list(VARIANTS)
     for name, switches in VARIANTS.items():
@@ -161,7 +169,6 @@ def test_stage1_sits_under_ml_co_and_each_task_gets_only_what_it_reads(compiled:
 
 def test_stage_parameters_match_the_trainers_own_statement_of_what_a_stage_reads() -> None:
     from fgsgl.components import train_stage1, train_stage2
-
     from fgsgl.train.config import TrainConfig, valid_keys
     from fgsgl.train.stages import stage_keys
 
@@ -176,6 +183,12 @@ def test_stage_parameters_match_the_trainers_own_statement_of_what_a_stage_reads
         keys = {TRAIN_KEYS[n] for n in names}
         # stage 1 only runs with ML-CO on, so ml_co is not one of its inputs
         assert keys == set(stage_keys(full, stage)) - always, stage
+
+
+def test_every_run_parameter_is_a_training_key_or_another_steps() -> None:
+    # what lets `fgsgl train --config` read a run-parameter file (configs/cpu-tiny.yaml)
+    assert not set(TRAIN_KEYS) & set(OTHER_PARAMETERS)
+    assert set(parameter_types()) == set(TRAIN_KEYS) | set(OTHER_PARAMETERS)
 
 
 def test_pipeline_defaults_are_the_trainers_defaults() -> None:

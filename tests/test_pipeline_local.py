@@ -1,10 +1,11 @@
-"""run-local end to end on a tiny SynthMG set: the five variants under kfp.local with its
-cache, what runs cold and warm, what a changed setting or manifest reruns, the compiled YAML
-run back, and `fgsgl rerun` of the evaluation.
+"""run-local end to end on a tiny SynthMG set (with keypoints): the six variants under
+kfp.local with its cache, what runs cold and warm, what a changed setting or manifest
+reruns, the compiled YAML run back, and `fgsgl rerun` of the evaluation.
 
-Cold, the five variants are exactly 14 task executions: 1 extraction, 1 text encoding,
+Cold, FG-SGL's five variants are exactly 14 task executions: 1 extraction, 1 text encoding,
 2 stage-1 trainings (full, no_fg_sa and class_text share one; no_cp_a has its own; no_ml_co
-has none), 5 stage-2 trainings and 5 evaluations.
+has none), 5 stage-2 trainings and 5 evaluations. clip_mg after them is 2 more (its one
+training stage and its evaluation): it shares their extraction and text encoding.
 """
 
 import json
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fgsgl.pipelines.local import LocalResult, run_local
 
 from fgsgl.cli import main
+from fgsgl.pipelines.local import LocalResult, run_local
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +31,7 @@ TINY = {  # the smallest run that still trains and evaluates every step
     "model.proj_hidden": 32,
 }
 COLD = {"extract_frames": 1, "encode_text": 1, "train_stage1": 2, "train_stage2": 5, "evaluate": 5}
+ABLATIONS = ["full", "no_fg_sa", "no_cp_a", "no_ml_co", "class_text"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,9 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from fgsgl.synth.generate import generate
 
     out = tmp_path_factory.mktemp("synth") / "ds"
-    config = SynthConfig(classes=4, clips_per_class=3, subjects=3, size=32, frames=8, seed=3)
+    config = SynthConfig(
+        classes=4, clips_per_class=3, subjects=3, size=32, frames=8, seed=3, keypoints=True
+    )
     generate(out, config, workers=1, progress=False)
     return out
 
@@ -50,7 +54,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cold(dataset: Path, root: Path) -> LocalResult:
-    return run_local(dataset, "all", root, TINY, echo=lambda line: None)
+    return run_local(dataset, ABLATIONS, root, TINY, echo=lambda line: None)
+
+
+@pytest.fixture(scope="module")
+def clip_mg(cold: LocalResult, dataset: Path, root: Path) -> LocalResult:
+    return run_local(dataset, "clip_mg", root, TINY, echo=lambda line: None)
 
 
 def by_run(result: LocalResult) -> dict[str, dict[str, str]]:
@@ -58,8 +67,8 @@ def by_run(result: LocalResult) -> dict[str, dict[str, str]]:
     return {r.name: {t.step: t.status for t in r.tasks} for r in result.runs}
 
 
-def test_cold_run_of_all_variants_executes_14_tasks(cold: LocalResult, root: Path) -> None:
-    assert [r.name for r in cold.runs] == ["full", "no_fg_sa", "no_cp_a", "no_ml_co", "class_text"]
+def test_cold_run_of_the_five_ablations_executes_14_tasks(cold: LocalResult, root: Path) -> None:
+    assert [r.name for r in cold.runs] == ABLATIONS
     assert len(cold.executions) == 14
     assert cold.executed_steps() == Counter(COLD)
     status = by_run(cold)
@@ -106,13 +115,51 @@ def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult) -> N
     assert re.search(r"^no_fg_sa\s+train-stage1\s+cached\s+-\s+runs/full/", report, re.M)
 
 
+def test_clip_mg_shares_extraction_and_texts_and_ends_with_metrics(
+    cold: LocalResult, clip_mg: LocalResult
+) -> None:
+    (run,) = clip_mg.runs
+    assert clip_mg.executed_steps() == Counter({"train_stage2": 1, "evaluate": 1})
+    status = by_run(clip_mg)["clip_mg"]
+    assert status["extract_frames"] == status["encode_text"] == "cached"
+    assert "train_stage1" not in status  # one stage: the ml_co=false path
+    for step in ("extract_frames", "encode_text"):
+        assert run.task(step).outputs == cold.runs[0].task(step).outputs
+    model = json.loads(
+        (Path(run.task("train_stage2").outputs["model"]) / "metadata.json").read_text()
+    )
+    assert model["family"] == "clip_mg" and set(model["losses"]) == {"cls", "cp"}
+    metrics = run.metrics()
+    assert set(metrics) == {"top1", "top5", "macro_f1", "mean_class_acc"}
+    assert all(0.0 <= v <= 1.0 for v in metrics.values())
+
+
 def test_a_second_identical_run_executes_nothing(
-    cold: LocalResult, dataset: Path, root: Path
+    cold: LocalResult, clip_mg: LocalResult, dataset: Path, root: Path
 ) -> None:
     warm = run_local(dataset, "all", root, TINY, echo=lambda line: None)
+    assert [r.name for r in warm.runs] == [*ABLATIONS, "clip_mg"]
     assert warm.executions == []
     assert all(t.status == "cached" for r in warm.runs for t in r.tasks)
-    assert warm.metrics() == cold.metrics()
+    assert warm.metrics() == {**cold.metrics(), **clip_mg.metrics()}
+    # one comparison table holds FG-SGL's variants and the CLIP-MG baseline
+    table = Path(warm.compare).read_text()
+    assert all(re.search(rf"^\|\s*{name}\b", table, re.M) for name in warm.metrics())
+
+
+def test_clip_mg_on_a_dataset_without_keypoints_is_refused_before_any_run(
+    dataset: Path, tmp_path: Path
+) -> None:
+    from fgsgl.errors import FgsglError
+
+    bare = tmp_path / "ds"
+    shutil.copytree(dataset, bare)
+    manifest = pd.read_csv(bare / "manifest.csv")
+    manifest.drop(columns=["keypoints"]).to_csv(bare / "manifest.csv", index=False)
+    with pytest.raises(FgsglError) as err:
+        run_local(bare, "full,clip_mg", tmp_path / "root", TINY, echo=lambda line: None)
+    assert "run(s) clip_mg need per-frame keypoints" in str(err.value)
+    assert not (tmp_path / "root" / "runs").exists()
 
 
 def test_a_stage2_setting_reruns_only_stage2_and_evaluation(
@@ -132,9 +179,9 @@ def test_the_compiled_yaml_loaded_back_is_the_pipeline_that_ran(
     defaults, and loaded back and run under kfp.local with the same cache, every task is a
     hit. (The arguments are passed explicitly: kfp.local reads an integer default from the
     YAML back as a float, which would change the cache keys.)"""
-    from fgsgl.pipelines.local import execute, task_environment
     from kfp import components
 
+    from fgsgl.pipelines.local import execute, task_environment
     from fgsgl.runs import RunRecord
 
     sets = [f"--set={k}={v}" for k, v in TINY.items()]
@@ -202,10 +249,10 @@ def test_a_failing_task_is_one_clear_error_and_keeps_what_was_done(
 def test_extraction_fans_out_over_shards_and_merges(dataset: Path, tmp_path: Path) -> None:
     """The pipeline's sharded extraction (compile option --extract-shards) under kfp.local:
     one task per shard, then a merge that holds every clip once."""
-    from fgsgl.pipelines.local import execute, task_environment
-    from fgsgl.pipelines.pipeline import BuildOptions, extraction
     from kfp import dsl
 
+    from fgsgl.pipelines.local import execute, task_environment
+    from fgsgl.pipelines.pipeline import BuildOptions, extraction
     from fgsgl.runs import RunRecord
     from fgsgl.video.frames import FramesArtifact
 

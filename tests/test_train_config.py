@@ -100,6 +100,26 @@ def test_unknown_key_in_file_names_the_file_and_a_close_match(tmp_path):
     )
 
 
+def test_a_file_of_run_parameters_configures_training_too(tmp_path, caplog):
+    """One file for `fgsgl run-local --config` and `fgsgl train --config`: parameter names
+    count as their training keys, other steps' parameters are left out (and logged)."""
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        "frame_size: 64\nnum_frames: 8\nstage1_lr: 2e-3\nmid_layer: 0\n"
+        "backbone: tiny-clip:image=64,patch=8\nstage2: {epochs: 3}\noptim.batch_size: 4\n"
+    )
+    with caplog.at_level("INFO", logger="fgsgl.train"):
+        cfg = load_config(path)
+    assert cfg.stage1.lr == 2e-3 and cfg.stage2.epochs == 3 and cfg.optim.batch_size == 4
+    assert cfg.model.backbone == "tiny-clip:image=64,patch=8" and cfg.model.mid_layer is None
+    assert "frame_size, num_frames set other steps than training; left out" in caplog.text
+    path.write_text("frame_sise: 64\n")
+    with pytest.raises(FgsglError, match="unknown config key 'frame_sise'"):
+        load_config(path)
+    with pytest.raises(FgsglError, match="unknown config key 'frame_size'"):
+        load_config(overrides={"frame_size": "64"})  # --set names training keys only
+
+
 def test_model_section_is_checked_by_the_model_config():
     with pytest.raises(FgsglError) as err:
         load_config(overrides={"model.backbone": "resnet", "model.temporal_pool": "median"})

@@ -24,17 +24,35 @@ from fgsgl.video.frames import KIND as FRAMES_KIND
 CLASS_NAMES = ("touching nose", "rubbing eyes", "scratching neck", "folding arms")
 
 
-def draw_clip(rng: np.random.Generator, label: int, frames: int, size: int) -> np.ndarray:
-    clip = rng.integers(0, 60, size=(frames, size, size, 3), dtype=np.uint8)
+def box_track(label: int, frames: int, size: int) -> list[tuple[int, int]]:
+    """The top-left corner (y, x) of the class's square in each frame."""
     box = size // 4
     y0 = (label // 2) * (size // 2) + size // 8
     x0 = (label % 2) * (size // 2) + size // 8
     dy, dx = [(0, 1), (1, 0), (0, -1), (-1, 0)][label % 4]
-    for t in range(frames):
-        y = int(np.clip(y0 + dy * t, 0, size - box))
-        x = int(np.clip(x0 + dx * t, 0, size - box))
+    return [
+        (int(np.clip(y0 + dy * t, 0, size - box)), int(np.clip(x0 + dx * t, 0, size - box)))
+        for t in range(frames)
+    ]
+
+
+def draw_clip(rng: np.random.Generator, label: int, frames: int, size: int) -> np.ndarray:
+    clip = rng.integers(0, 60, size=(frames, size, size, 3), dtype=np.uint8)
+    box = size // 4
+    for t, (y, x) in enumerate(box_track(label, frames, size)):
         clip[t, y : y + box, x : x + box] = (220, 200 - 40 * label, 40 * label)
     return clip
+
+
+def track_keypoints(label: int, frames: int, size: int) -> np.ndarray:
+    """(T, 3, 3) keypoints of a clip, as the frames artifact stores them: joint 0 the
+    square's centre, joint 1 the frame's centre, joint 2 absent (confidence 0)."""
+    points = np.zeros((frames, 3, 3), np.float32)
+    half = (size // 4 - 1) / 2
+    for t, (y, x) in enumerate(box_track(label, frames, size)):
+        points[t, 0] = (x + half, y + half, 1.0)
+        points[t, 1] = ((size - 1) / 2, (size - 1) / 2, 0.9)
+    return points
 
 
 def make_artifacts(
@@ -47,9 +65,12 @@ def make_artifacts(
     fingerprint: str = "a" * 64,
     drop_texts_of: tuple[str, ...] = (),
     dim: int = 16,
+    keypoints: bool = False,
+    no_keypoints_for: tuple[str, ...] = (),
 ) -> tuple[Path, Path]:
     """(frames_dir, texts_dir) under `root`; `per_class` clips per split and class, texts
-    embedded as random unit vectors of `dim` (a stand-in encoder)."""
+    embedded as random unit vectors of `dim` (a stand-in encoder). `keypoints`: also the
+    keypoints/ files (`track_keypoints`), zero for the clips of `no_keypoints_for`."""
     per_class = per_class or {"train": 6, "val": 3, "test": 2}
     rng = np.random.default_rng(seed)
     rows, clips = [], []
@@ -67,14 +88,29 @@ def make_artifacts(
                 )
                 clips.append(draw_clip(rng, label, frames, size))
     frames_dir, texts_dir = root / "frames", root / "texts"
-    _write_frames(frames_dir, rows, np.stack(clips), fingerprint)
+    points = None
+    if keypoints:
+        points = np.stack(
+            [
+                np.zeros((frames, 3, 3), np.float32)
+                if r["clip_id"] in no_keypoints_for
+                else track_keypoints(r["label"], frames, size)
+                for r in rows
+            ]
+        )
+    _write_frames(frames_dir, rows, np.stack(clips), fingerprint, points)
     _write_texts(texts_dir, rows, rng, fingerprint, drop_texts_of, dim)
     return frames_dir, texts_dir
 
 
-def _write_frames(out: Path, rows: list[dict], clips: np.ndarray, fingerprint: str) -> None:
+def _write_frames(
+    out: Path, rows: list[dict], clips: np.ndarray, fingerprint: str, points: np.ndarray | None
+) -> None:
     (out / "shards").mkdir(parents=True)
     np.save(out / "shards" / "00000.npy", clips)
+    if points is not None:
+        (out / "keypoints").mkdir()
+        np.save(out / "keypoints" / "00000.npy", points)
     index = pd.DataFrame(rows)
     for column in INDEX_COLUMNS:
         if column not in index:
@@ -98,6 +134,7 @@ def _write_frames(out: Path, rows: list[dict], clips: np.ndarray, fingerprint: s
         class_names=list(CLASS_NAMES),
         counts={"planned": n, "extracted": n, "failed": 0},
         shards=[{"name": "00000", "clips": n}],
+        keypoints=None if points is None else {"joints": 3, "coordinates": "output pixels"},
     )
 
 

@@ -52,20 +52,38 @@ IMPORT_HELP = """\
 Turn a public dataset layout into a dataset directory OUT (manifest.csv, classes.csv and
 import.json, which records how it was made). Videos are neither copied nor cut: the
 manifest points at them, and clips inside long videos keep their start/end frames.
-Every problem is listed at once and nothing is written unless the import succeeds."""
+Every problem is listed at once and nothing is written unless the import succeeds.
+iMiGUE and SMG: --skeletons converts the skeleton files into keypoints/<video>.npy
+(float32 (frames, joints, 3): x, y in the video's pixels, confidence; row = video frame) and
+a manifest keypoints column, which `fgsgl extract` samples with the frames (CLIP-MG needs
+them, FG-SGL ignores them)."""
 
 IMIGUE_HELP = """\
 iMiGUE: label files <VVVV>_label.csv (rows gestureID,startFrame,endFrame; ids 1..32, 99 =
 non-gesture) and videos <VVVV>.mp4 found by id anywhere under SRC (or --videos DIR), e.g.
 the MiGA release: imigue_skeleton_{train,validate}/<VVVV>/<VVVV>_label.csv and
 imigue_rgb_phase1/{train_data,validation_data}/<VVVV>/<VVVV>.mp4. The split comes from the
-folder names (train / validate / test) unless --split-file is given. Clip ids: <VVVV>_<row>."""
+folder names (train / validate / test) unless --split-file is given. Clip ids: <VVVV>_<row>.
+
+--skeletons [DIR] also converts each video's OpenPose joints, found by id under DIR (default
+SRC; MiGA keeps them beside the labels): <VVVV>_light_hand.csv (a frame number, then 35
+joints x (x, y, confidence) in video pixels: BODY_25 order + 10 hand points; one line per
+frame), else <VVVV>_light.csv (25 joints; its hand points stored as not found). Layout as
+read by the MiGA organisers' iMiGUEaccessSample and challenge entries; a non-numeric first
+line is skipped as a header."""
 
 SMG_HELP = """\
 SMG: SampleNNNN/SampleNNNN_finelabels.csv (rows label,startf,endf; labels 1..17) and each
 sample's RGB video found by its id under SRC (or --videos DIR). Cross-subject split:
 subjects 36-40 are test (--test-subjects), val is carved from train by subject.
-Clip ids: SampleNNNN_<row>."""
+Clip ids: SampleNNNN_<row>.
+
+--skeletons [DIR] also converts each sample's Kinect V2 joints, found by id under DIR
+(default SRC): SampleNNNN_skeleton.csv, no header, one line per frame, 25 joints x 11 values
+(camera-space position 3, orientation 4, then two 2D pixel pairs), as read by the SMG
+authors' SMGaccessSample and tools/smg_gendata.py. Which pair is the colour video's is not
+documented: by default the one spreading wider over the body (colour space);
+--smg-pixel-columns 7 or 9 picks one."""
 
 LIST_HELP = """\
 mmaction-style list files (MA-52 and others): lines `path label`, one file per split
@@ -117,7 +135,31 @@ def _import_options(p: argparse.ArgumentParser, kind: str) -> None:
             help="gesture id 99: report its rows (default), drop them, or keep them as an "
             "extra last class",
         )
+    if kind in ("imigue", "smg"):
+        p.add_argument(
+            "--skeletons",
+            nargs="?",
+            const="",
+            type=str,
+            metavar="DIR",
+            help="also convert each video's skeleton file, found by id under DIR (default: "
+            "SRC), into keypoints for the frames artifact (CLIP-MG reads them)",
+        )
+        p.add_argument(
+            "--missing-skeletons",
+            choices=("error", "skip"),
+            default="error",
+            help="a video without a readable skeleton file: a problem (default), or import "
+            "its clips without keypoints and say so in the notes",
+        )
     if kind == "smg":
+        p.add_argument(
+            "--smg-pixel-columns",
+            choices=("auto", "7", "9"),
+            default="auto",
+            help="which 2D pair of each Kinect joint (values 7-8 or 9-10) is the colour "
+            "video's pixels (default auto: the pair spreading wider over the body)",
+        )
         p.add_argument(
             "--test-subjects",
             default="36-40",
@@ -187,6 +229,9 @@ def run_import(args: argparse.Namespace) -> int:
         else None,
         "seed": args.seed,
     }
+    if args.kind in ("imigue", "smg") and args.skeletons is not None:
+        common["skeletons"] = Path(args.skeletons) if args.skeletons else args.src
+        common["missing_skeletons"] = args.missing_skeletons
     if args.kind == "imigue":
         imported = import_imigue(
             args.src,
@@ -200,6 +245,7 @@ def run_import(args: argparse.Namespace) -> int:
             args.src,
             videos=args.videos,
             test_subjects=parse_ids(args.test_subjects, "--test-subjects"),
+            pixel_columns=None if args.smg_pixel_columns == "auto" else int(args.smg_pixel_columns),
             **common,
         )
     else:

@@ -10,8 +10,9 @@ import argparse
 SETTINGS_HELP = """\
 Run parameters: --config FILE (YAML: parameter names or training config keys, sections may
 nest) then --set KEY=VALUE (repeatable); KEY is a pipeline parameter (stage2_epochs,
-num_frames, gpus) or a training config key (stage2.epochs). The five variants of
-pipelines/variants.yaml are full, no_fg_sa, no_cp_a, no_ml_co and class_text."""
+num_frames, gpus) or a training config key (stage2.epochs). The variants of
+pipelines/variants.yaml are FG-SGL's five (full, no_fg_sa, no_cp_a, no_ml_co, class_text)
+and the CLIP-MG baseline, clip_mg (it needs a dataset with keypoints)."""
 
 COMPILE_HELP = f"""\
 Write one pipeline YAML per variant (DIR/fgsgl-VARIANT.yaml) whose parameter defaults are
@@ -152,7 +153,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="change one of the step's parameters (repeatable)",
     )
-    p.add_argument("--config", metavar="FILE", help="YAML of parameter changes")
+    p.add_argument(
+        "--config", metavar="FILE|NAME", help="YAML of parameter changes (or a shipped name)"
+    )
     p.add_argument("--show-logs", action="store_true", help="also stream the task's own output")
     p.set_defaults(func=run_rerun)
 
@@ -170,7 +173,12 @@ def _variant_options(p: argparse.ArgumentParser) -> None:
         metavar="S,S,...",
         help="one run per seed (runs named VARIANT-seedN); extraction and text encoding are shared",
     )
-    p.add_argument("--config", metavar="FILE", help="YAML of run parameters (e.g. a paper config)")
+    p.add_argument(
+        "--config",
+        metavar="FILE|NAME",
+        help="YAML of run parameters, or a shipped one by name: cpu-tiny (laptop runs), "
+        "paper-smg, paper-imigue",
+    )
     p.add_argument(
         "--set",
         dest="settings",

@@ -46,15 +46,26 @@ def predict(
     tau: float = 0.07,
 ) -> Predictions:
     """Scores of every clip of `split`, in index order, with a progress bar over clips."""
-    from fgsgl.train.data import ClipDataset, ClipTransform, make_loader
+    from fgsgl.train.data import (
+        ClipDataset,
+        ClipTransform,
+        check_keypoints,
+        make_loader,
+        split_batch,
+    )
     from fgsgl.train.optim import autocast_context
 
     device = device or torch.device("cpu")
     rows = frames.clips(split)
     if rows.empty:
         raise FgsglError(f"split {split!r} has no clips in {frames.root}")
+    pose = getattr(model, "needs_keypoints", False)
+    if pose:
+        check_keypoints(frames, rows.index.to_numpy(), f"model family {model.family!r}")
     transform = ClipTransform(model.image_size, model.image_mean, model.image_std)
-    dataset = ClipDataset(frames, rows.index.to_numpy(), transform=transform, augment=False, seed=0)
+    dataset = ClipDataset(
+        frames, rows.index.to_numpy(), transform=transform, augment=False, seed=0, keypoints=pose
+    )
     loader = make_loader(
         dataset,
         batch_size=batch_size,
@@ -67,10 +78,11 @@ def predict(
     protos = None if prototypes is None else torch.as_tensor(prototypes).to(device)
     scores = np.zeros((len(dataset), frames.num_classes), dtype=np.float32)
     with bar(total=len(dataset), desc=f"evaluate {split}", unit="clip") as progress:
-        for pixels, _labels, idx in loader:
-            pixels = pixels.to(device, non_blocking=True)
+        for batch in loader:
+            inputs, _labels, idx = split_batch(batch)
+            inputs = tuple(x.to(device, non_blocking=True) for x in inputs)
             with autocast_context(device, autocast):
-                out = model(pixels)
+                out = model(*inputs)
             batch = out.logits.float()
             if protos is not None and alpha:
                 batch = batch + alpha * prototype_scores(out.z_high, protos, tau)

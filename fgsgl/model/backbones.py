@@ -1,7 +1,10 @@
 """Vision backbones by name, one builder each (a registry, like peft's methods).
 
-    tiny-clip              random-init CLIP vision tower from a small config (tests, demo);
-                           trained fully, since LoRA on random weights means nothing
+    tiny-clip[:SPEC]       random-init CLIP vision tower from a small config (tests, demo,
+                           CPU runs); trained fully, since LoRA on random weights means
+                           nothing. SPEC changes its shape: comma-separated key=value of
+                           image (px), patch (px), width, layers, heads, e.g.
+                           `tiny-clip:image=64,patch=8`; left-out keys keep TINY_CLIP's.
     clip:<path-or-id>      a Hugging Face CLIP vision tower (CLIPVisionModel); LoRA
     internvl:<path-or-id>  the InternVL vision tower (InternViT); LoRA. Reads a native
                            `InternVLVisionModel` checkpoint, or only the vision weights of a
@@ -47,7 +50,8 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-# The tiny random-init tower: small enough for CPU tests and the demo.
+# The tiny random-init tower: small enough for CPU tests and the demo. A `tiny-clip:SPEC`
+# name changes these by its short keys (the MLP stays 4 x width, as in CLIP).
 TINY_CLIP = dict(
     hidden_size=128,
     intermediate_size=512,
@@ -56,6 +60,13 @@ TINY_CLIP = dict(
     image_size=112,
     patch_size=16,
 )
+TINY_SPEC_KEYS = {
+    "image": "image_size",
+    "patch": "patch_size",
+    "width": "hidden_size",
+    "layers": "num_hidden_layers",
+    "heads": "num_attention_heads",
+}
 
 
 class Backbone(nn.Module):
@@ -138,6 +149,13 @@ class Backbone(nn.Module):
             raise RuntimeError(f"layer {self.mid_layer} of {self.name!r} did not run")
         return mid[:, 1:].mean(dim=1), self.pool_high(outputs)
 
+    def tokens(self, pixel_values: Tensor) -> tuple[Tensor, Tensor]:
+        """(patch tokens of the last layer (N, L, hidden), f_high (N, hidden)): for heads
+        that attend to the tokens themselves (CLIP-MG). The tokens are the last layer's
+        output before any final norm; the attending head normalises them itself."""
+        outputs = self.model(pixel_values=pixel_values)
+        return outputs.last_hidden_state[:, 1:], self.pool_high(outputs)
+
     def enable_gradient_checkpointing(self) -> None:
         """Recompute each layer's activations in backward: the paper's 8 frames at 448 px
         through B*T images otherwise hold every layer's activations."""
@@ -207,14 +225,23 @@ class BackboneKind:
     needs_source: bool
     build: Callable[[str | None, Any], Backbone]
     help: str
+    # for a kind whose source is optional and not a checkpoint (tiny-clip's SPEC): why a
+    # source is invalid, or None; kinds without it take no source at all
+    check_source: Callable[[str], str | None] | None = None
 
 
 KINDS: dict[str, BackboneKind] = {}
 
 
-def register_backbone(name: str, *, needs_source: bool, help: str):
+def register_backbone(
+    name: str,
+    *,
+    needs_source: bool,
+    help: str,
+    check_source: Callable[[str], str | None] | None = None,
+):
     def add(build: Callable[[str | None, Any], Backbone]) -> Callable:
-        KINDS[name] = BackboneKind(name, needs_source, build, help)
+        KINDS[name] = BackboneKind(name, needs_source, build, help, check_source)
         return build
 
     return add
@@ -231,7 +258,10 @@ def parse_backbone(name: str) -> tuple[str, str | None]:
 
 def backbone_problem(name: object) -> str | None:
     """Why `name` is not a valid backbone name, or None."""
-    valid = ", ".join(f"{k}:<path-or-id>" if v.needs_source else k for k, v in KINDS.items())
+    valid = ", ".join(
+        f"{k}:<path-or-id>" if v.needs_source else (f"{k}[:SPEC]" if v.check_source else k)
+        for k, v in KINDS.items()
+    )
     if not isinstance(name, str) or not name:
         return f"{name!r} is not a backbone name (valid: {valid})"
     kind, sep, source = name.partition(":")
@@ -240,7 +270,11 @@ def backbone_problem(name: object) -> str | None:
     if KINDS[kind].needs_source and not source:
         return f"backbone {kind!r} needs a checkpoint: {kind}:<path-or-id>"
     if not KINDS[kind].needs_source and sep:
-        return f"backbone {kind!r} takes no checkpoint (got {name!r})"
+        check = KINDS[kind].check_source
+        if check is None:
+            return f"backbone {kind!r} takes no checkpoint (got {name!r})"
+        problem = check(source)
+        return f"backbone {name!r}: {problem}" if problem else None
     return None
 
 
@@ -262,15 +296,63 @@ def build_backbone(cfg: Any) -> Backbone:
 # --- builders -----------------------------------------------------------------------------
 
 
-@register_backbone("tiny-clip", needs_source=False, help="random-init tiny CLIP (tests, demo)")
+def tiny_clip_config(spec: str | None) -> dict[str, int]:
+    """TINY_CLIP with the values of a `key=value,...` SPEC; FgsglError if SPEC is bad."""
+    values = dict(TINY_CLIP)
+    problems: list[str] = []
+    seen: set[str] = set()
+    for item in spec.split(",") if spec is not None else ():
+        key, sep, raw = item.strip().partition("=")
+        if not sep or key not in TINY_SPEC_KEYS:
+            problems.append(
+                f"{item.strip()!r} is not KEY=VALUE with KEY one of {', '.join(TINY_SPEC_KEYS)}"
+            )
+        elif key in seen:
+            problems.append(f"{key} is given twice")
+        elif not raw.isdigit() or int(raw) < 1:
+            problems.append(f"{key}={raw!r} is not a positive integer")
+        else:
+            values[TINY_SPEC_KEYS[key]] = int(raw)
+        seen.add(key)
+    if problems:
+        raise FgsglError("; ".join(problems))
+    values["intermediate_size"] = 4 * values["hidden_size"]
+    if values["image_size"] % values["patch_size"]:
+        problems.append(
+            f"image {values['image_size']} is not a multiple of patch {values['patch_size']}"
+        )
+    if values["hidden_size"] % values["num_attention_heads"]:
+        problems.append(
+            f"width {values['hidden_size']} is not a multiple of heads "
+            f"{values['num_attention_heads']}"
+        )
+    if problems:
+        raise FgsglError("; ".join(problems))
+    return values
+
+
+def _tiny_spec_problem(spec: str) -> str | None:
+    try:
+        tiny_clip_config(spec)
+    except FgsglError as e:
+        return str(e)
+    return None
+
+
+@register_backbone(
+    "tiny-clip",
+    needs_source=False,
+    help="random-init tiny CLIP (tests, demo); tiny-clip:image=64,patch=8 changes its shape",
+    check_source=_tiny_spec_problem,
+)
 def build_tiny_clip(source: str | None, cfg: Any) -> Backbone:
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
-    config = CLIPVisionConfig(**TINY_CLIP)
+    config = CLIPVisionConfig(**tiny_clip_config(source))
     model = CLIPVisionModel(config)
     return ClipBackbone(
         model,
-        name="tiny-clip",
+        name="tiny-clip" + (f":{source}" if source else ""),
         hidden_size=config.hidden_size,
         num_layers=config.num_hidden_layers,
         image_size=config.image_size,

@@ -1,9 +1,12 @@
-"""Model families by name: FG-SGL now, CLIP-MG (issue 9) beside it later.
+"""Model families by name: "fgsgl" (fgsgl.model.fgsgl_model) and "clip_mg", the CLIP-MG
+baseline (fgsgl.model.clip_mg).
 
-A family is a class with `from_config(cfg, *, num_classes, text_dim)`; it reuses the shared
-backbones (fgsgl.model.backbones) and heads (fgsgl.model.heads) and owns its forward and
-output. `build_model` dispatches on `cfg.family`; saving and loading (fgsgl.model.io) work
-for any family whose model has `.backbone` and `.heads`.
+A family is a class with `from_config(cfg, *, num_classes, text_dim)`, usually a subclass
+of fgsgl.model.base.FamilyModel (which says what losses it supports and whether it reads
+keypoints); it reuses the shared backbones (fgsgl.model.backbones) and heads
+(fgsgl.model.heads) and owns its forward and output. `build_model` dispatches on
+`cfg.family`; saving and loading (fgsgl.model.io) work for any family whose model has
+`.backbone` and `.heads`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ the model artifact stores, and `fingerprint()` is its content hash for KFP cache
 from __future__ import annotations
 
 import difflib
+import logging
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -21,6 +22,8 @@ import yaml
 from fgsgl.errors import FgsglError
 from fgsgl.hashing import sha256_json
 from fgsgl.model.config import ModelConfig
+
+log = logging.getLogger("fgsgl.train")
 
 GRANULARITIES = ("fine", "class")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -138,12 +141,20 @@ def load_config(
 ) -> TrainConfig:
     """Defaults, then the YAML file at `path`, then `overrides` (dotted keys).
 
+    The file may also name run parameters (fgsgl.pipeline_params): a training parameter
+    (`stage1_lr`) counts as its key, and the parameters of other steps (`frame_size`) are
+    left out, so one file configures `fgsgl run-local` and `fgsgl train` alike.
     Raises one FgsglError listing every unknown key and every bad value of both sources.
     """
+    from fgsgl.pipeline_params import training_config_values
+
     cfg = TrainConfig()
     problems: list[str] = []
     if path is not None:
-        problems += apply(cfg, read_yaml(path), source=str(path))
+        values, skipped = training_config_values(read_yaml(path))
+        if skipped:
+            log.info("%s: %s set other steps than training; left out", path, ", ".join(skipped))
+        problems += apply(cfg, values, source=str(path))
     if overrides:
         problems += apply(cfg, overrides, source="--set")
     _check(cfg, problems, "invalid training config")
@@ -157,10 +168,31 @@ def config_from_dict(values: dict[str, Any], *, source: str = "config") -> Train
     return cfg
 
 
+def named_configs() -> dict[str, Path]:
+    """The config files shipped with fgsgl (configs/ in the checkout), by name."""
+    from importlib.resources import files
+
+    folder = Path(str(files("fgsgl.configs")))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """A YAML file path, or the shipped config of that name (`cpu-tiny`, `paper-smg`, ...)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    named = named_configs()
+    if str(name_or_path) in named:
+        return named[str(name_or_path)]
+    raise FgsglError(
+        f"{path}: config file not found (and no shipped config of that name; "
+        f"shipped: {', '.join(named) or 'none'})"
+    )
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FgsglError(f"{path}: config file not found")
+    """The mapping in a config file, given by path or by shipped name."""
+    path = config_path(path)
     try:
         values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:

@@ -9,6 +9,10 @@ Every random choice is derived from (seed, epoch, clip position), not from a wor
 the batches are the same for any number of workers and after a resume, so a resumed run
 equals an uninterrupted one. The sampler hands the epoch to the dataset with each index,
 which keeps that true with persistent workers.
+
+For a model family that reads the pose (CLIP-MG), an item also carries the clip's
+keypoints, cropped like its pixels and scaled to [-1, 1] over the frame the model sees
+(`keypoint_inputs`); `check_keypoints` refuses clips that have none before training starts.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+from fgsgl.errors import FgsglError
 
 # Light augmentation: keep most of the frame (the gesture's target can be near an edge)
 # and the aspect ratio near 1; colour changes within +-20%.
@@ -95,12 +101,56 @@ class ClipTransform:
         return x.mul_(aug.saturation).add_(gray, alpha=1 - aug.saturation).clamp_(0, 255)
 
 
+def keypoint_inputs(
+    points: np.ndarray, size: int, box: tuple[int, int, int, int] | None = None
+) -> torch.Tensor:
+    """Stored keypoints (T, J, 3) (x, y in the S x S frame's pixel-index coordinates,
+    confidence) -> float32 (T, J, 3) with x, y in [-1, 1] over the crop `box` (top, left,
+    height, width; None = the whole frame), i.e. over the image the model sees. Absent
+    joints (confidence 0) get x = y = 0; joints outside the crop keep their coordinates."""
+    top, left, h, w = box or (0, 0, size, size)
+    p = torch.from_numpy(np.array(points, dtype=np.float32))
+    x = (p[..., 0] + 0.5 - left) * (2.0 / w) - 1.0  # pixel centres at integers
+    y = (p[..., 1] + 0.5 - top) * (2.0 / h) - 1.0
+    present = p[..., 2] > 0
+    zero = torch.zeros_like(x)
+    return torch.stack([x.where(present, zero), y.where(present, zero), p[..., 2]], dim=-1)
+
+
+def missing_keypoints(frames, positions: Sequence[int]) -> list[str]:
+    """Clip ids among `positions` without keypoints: the frames artifact holds none, or the
+    clip's are absent in every frame (confidence 0: how the artifact stores a clip that
+    had no keypoints file)."""
+    ids = frames.index["clip_id"].astype(str).to_numpy()
+    if not frames.has_keypoints:
+        return [ids[p] for p in positions]
+    return [ids[p] for p in positions if not (frames.keypoints(int(p))[..., 2] > 0).any()]
+
+
+def check_keypoints(frames, positions: Sequence[int], who: str) -> None:
+    """One clear error naming the clips of `positions` that have no keypoints."""
+    missing = missing_keypoints(frames, positions)
+    if not missing:
+        return
+    shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+    if not frames.has_keypoints:
+        why = (
+            f"{frames.root} has no keypoints at all: the dataset's manifest has no keypoints "
+            "column (SynthMG: `fgsgl synth --keypoints`; other datasets: a keypoints column "
+            "naming each clip's .npy file), then extract the frames again"
+        )
+    else:
+        why = f"{len(missing)} clip(s) of {frames.root} have no keypoints: {shown}"
+    raise FgsglError(f"{who} needs per-frame keypoints for every clip", [why])
+
+
 class ClipDataset(Dataset):
     """The clips at `positions` (rows of the frames index) of one split.
 
     An item is `(pixel_values (T, 3, H, W), label, i)`, i being the position in this
-    dataset (the trainer maps it to the clip's text row). Keys are `(epoch, i)` pairs from
-    EpochSampler, or plain ints (epoch 0).
+    dataset (the trainer maps it to the clip's text row); with `keypoints=True` it is
+    `(pixel_values, label, i, keypoints (T, J, 3))` (see `keypoint_inputs`). Keys are
+    `(epoch, i)` pairs from EpochSampler, or plain ints (epoch 0).
     """
 
     def __init__(
@@ -111,6 +161,7 @@ class ClipDataset(Dataset):
         transform: ClipTransform,
         augment: bool,
         seed: int,
+        keypoints: bool = False,
     ) -> None:
         self.frames = frames
         self.positions = np.asarray(positions, dtype=np.int64)
@@ -119,18 +170,33 @@ class ClipDataset(Dataset):
         self.transform = transform
         self.augment = augment
         self.seed = seed
+        self.keypoints = keypoints
 
     def __len__(self) -> int:
         return len(self.positions)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple:
         epoch, i = key if isinstance(key, tuple) else (0, key)
-        clip = self.frames.array(int(self.positions[i]))
+        position = int(self.positions[i])
+        clip = self.frames.array(position)
         aug = None
         if self.augment:
             rng = random.Random(f"{self.seed}/{epoch}/{i}")
             aug = draw_augmentation(rng, clip.shape[1])
-        return self.transform(clip, aug), self.labels[i], i
+        item = (self.transform(clip, aug), self.labels[i], i)
+        if not self.keypoints:
+            return item
+        box = None if aug is None else aug.box
+        return (*item, keypoint_inputs(self.frames.keypoints(position), clip.shape[1], box))
+
+
+def split_batch(
+    batch: Sequence[torch.Tensor],
+) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+    """A loader batch -> (model inputs, labels, positions); the inputs are (pixels,) or
+    (pixels, keypoints), in the order the model's forward takes them."""
+    pixels, labels, idx, *extra = batch
+    return (pixels, *extra), labels, idx
 
 
 class EpochSampler(Sampler):

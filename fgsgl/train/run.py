@@ -27,7 +27,7 @@ from fgsgl.hashing import sha256_json, short
 from fgsgl.train import artifact
 from fgsgl.train.checkpoint import Checkpointer, TrainState
 from fgsgl.train.config import TrainConfig, load_config
-from fgsgl.train.data import ClipDataset, ClipTransform, make_loader
+from fgsgl.train.data import ClipDataset, ClipTransform, check_keypoints, make_loader
 from fgsgl.train.distributed import Dist, device_for, from_env, launched_with_several_processes
 from fgsgl.train.stages import StagePlan, freeze_unused_heads, plan_stage, stage_keys
 from fgsgl.train.trainer import LossTargets, Trainer
@@ -64,6 +64,7 @@ def train(
                 "artifacts); copy it down or mount the bucket with gcsfuse"
             )
     inputs = open_inputs(frames, texts)
+    check_family_inputs(cfg, inputs)
     init_meta = check_init(init, cfg, inputs) if init else None
     run = run_identity(cfg, plan, inputs, init, init_meta, deepspeed)
     out_dir = Path(out)
@@ -222,6 +223,16 @@ def open_inputs(frames_path: str, texts_path: str) -> Inputs:
     return Inputs(frames, bank, train_positions, val_positions)
 
 
+def check_family_inputs(cfg: TrainConfig, inputs: Inputs) -> None:
+    """What the model family reads beyond the pixels: CLIP-MG's keypoints, for every train
+    and validation clip (one error naming the clips without them)."""
+    from fgsgl.model import family_class
+
+    if family_class(cfg.model.family).needs_keypoints:
+        positions = np.concatenate([inputs.train_positions, inputs.val_positions])
+        check_keypoints(inputs.frames, positions, f"model.family {cfg.model.family!r}")
+
+
 def check_init(init: str, cfg: TrainConfig, inputs: Inputs) -> dict[str, Any]:
     """The stage-1 model must have the same model config, classes, text space and dataset."""
     meta, init_cfg = artifact.read_artifact(init)
@@ -342,11 +353,22 @@ def make_loaders(
         world=world,
         pin_memory=device.type == "cuda",
     )
+    pose = model.needs_keypoints
     train_ds = ClipDataset(
-        frames, inputs.train_positions, transform=transform, augment=cfg.data.augment, seed=cfg.seed
+        frames,
+        inputs.train_positions,
+        transform=transform,
+        augment=cfg.data.augment,
+        seed=cfg.seed,
+        keypoints=pose,
     )
     val_ds = ClipDataset(
-        frames, inputs.val_positions, transform=transform, augment=False, seed=cfg.seed
+        frames,
+        inputs.val_positions,
+        transform=transform,
+        augment=False,
+        seed=cfg.seed,
+        keypoints=pose,
     )
     return make_loader(train_ds, train=True, **common), make_loader(val_ds, train=False, **common)
 

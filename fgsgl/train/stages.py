@@ -9,6 +9,10 @@
 | ml_co = false    | refused: one stage only  | cls + cp + fg from scratch, no init,   |
 |                  |                          | stage1.epochs + stage2.epochs, stage1.lr |
 
+A model family trains only the losses its output has (`FamilyModel.losses`): CLIP-MG
+(family clip_mg) has no z_mid, so it runs with fg_sa = false; it is one stage, the
+ml_co = false row (the clip_mg variant of pipelines/variants.yaml).
+
 Stage 1 with ML-CO reads none of fg_sa, text_granularity, lambda_fg or stage2.*, so the
 variants full, no_fg_sa and class_text share it: `stage_keys` names the config keys a stage
 depends on, and `TrainConfig.fingerprint(stage_keys(cfg, stage))` is its cache key.
@@ -78,6 +82,7 @@ def plan_stage(cfg: TrainConfig, stage: int) -> StagePlan:
         epochs, lr = section.epochs, section.lr
     else:
         epochs, lr = cfg.stage1.epochs + cfg.stage2.epochs, cfg.stage1.lr
+    check_family_losses(cfg, weights)
     if epochs < 1:
         which = f"stage{stage}.epochs" if ab.ml_co else "stage1.epochs + stage2.epochs"
         raise FgsglError(f"{which} is 0: nothing to train")
@@ -89,6 +94,21 @@ def plan_stage(cfg: TrainConfig, stage: int) -> StagePlan:
         needs_init=ab.ml_co and stage == 2,
         text_granularity=ab.text_granularity,
     )
+
+
+def check_family_losses(cfg: TrainConfig, weights: dict[str, float]) -> None:
+    """Refuse a loss the model family has no output for (CLIP-MG has no z_mid for L_fg)."""
+    from fgsgl.model import family_class
+
+    family = family_class(cfg.model.family)
+    unsupported = [name for name in weights if name not in family.losses]
+    if unsupported:
+        switch = {"fg": "ablation.fg_sa=false", "cp": "ablation.cp_a=false"}
+        raise FgsglError(
+            f"model.family {cfg.model.family!r} trains only {' + '.join(family.losses)}; "
+            f"this stage asks for {', '.join(unsupported)}: set "
+            + " and ".join(switch.get(n, n) for n in unsupported)
+        )
 
 
 def stage_keys(cfg: TrainConfig, stage: int) -> list[str]:

@@ -20,6 +20,7 @@ from fgsgl.errors import FgsglError
 from fgsgl.losses import classification_loss, fine_grained_loss, prototype_loss
 from fgsgl.progress import bar
 from fgsgl.train.checkpoint import Checkpointer, TrainState
+from fgsgl.train.data import split_batch
 from fgsgl.train.stages import StagePlan
 
 log = logging.getLogger("fgsgl.train")
@@ -121,11 +122,12 @@ class Trainer:
         desc = f"stage {self.plan.stage} epoch {epoch}/{self.plan.epochs}"
         total = len(loader) * loader.batch_size if loader.drop_last else len(loader.sampler)
         with bar(total=total, desc=desc, unit="clip", disable=not self.is_main) as b:
-            for i, (pixels, labels, idx) in enumerate(loader):
+            for i, batch in enumerate(loader):
+                inputs, labels, idx = split_batch(batch)
                 group_start = i - i % self.grad_accum
                 group_size = min(self.grad_accum, n_batches - group_start)
                 boundary = i - group_start == group_size - 1
-                terms, logits = self.forward_losses(pixels, labels, idx)
+                terms, logits = self.forward_losses(inputs, labels, idx)
                 value = terms["total"].item()
                 if not math.isfinite(value):
                     raise NonFiniteLoss(
@@ -154,18 +156,23 @@ class Trainer:
         return metrics
 
     def forward_losses(
-        self, pixels: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor
+        self, inputs: tuple[torch.Tensor, ...], labels: torch.Tensor, idx: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """The stage's losses on one batch, and the logits (detached)."""
-        pixels = pixels.to(self.device, self.stepper.input_dtype, non_blocking=True)
+        """The stage's losses on one batch, and the logits (detached). `inputs` are the
+        model's (pixels, or pixels and keypoints: fgsgl.train.data.split_batch)."""
+        inputs = self.to_device(inputs)
         labels = labels.to(self.device, non_blocking=True)
         rows = self.targets.text_rows[idx.to(self.device)] if self.plan.uses_texts else None
         with self.stepper.autocast():
-            out = self.stepper.module(pixels)
+            out = self.stepper.module(*inputs)
         terms = loss_terms(
             out, labels, rows, weights=self.plan.weights, tau=self.tau, targets=self.targets
         )
         return terms, out.logits.detach()
+
+    def to_device(self, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        dtype = self.stepper.input_dtype
+        return tuple(x.to(self.device, dtype, non_blocking=True) for x in inputs)
 
     def backward_step(self, loss: torch.Tensor, boundary: bool) -> None:
         """Backward of the (accumulation-scaled) loss; the optimiser step at a boundary."""
@@ -180,11 +187,12 @@ class Trainer:
         correct = torch.zeros((), device=self.device, dtype=torch.float64)
         loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         count = torch.zeros((), device=self.device, dtype=torch.float64)
-        for pixels, labels, _ in self.val_loader:
-            pixels = pixels.to(self.device, self.stepper.input_dtype, non_blocking=True)
+        for batch in self.val_loader:
+            inputs, labels, _ = split_batch(batch)
+            inputs = self.to_device(inputs)
             labels = labels.to(self.device, non_blocking=True)
             with self.stepper.autocast():
-                logits = self.stepper.module(pixels).logits.float()
+                logits = self.stepper.module(*inputs).logits.float()
             correct += (logits.argmax(dim=1) == labels).sum()
             loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
             count += len(labels)

@@ -104,10 +104,12 @@ def _keypoints(
 
     The file is an .npy array (F, J, 2|3) in the video's pixel coordinates (pixel centres
     at integers), one row per video frame; a missing confidence is 1. `name` is how the
-    manifest calls the file (`path` may be a downloaded copy).
+    manifest calls the file (`path` may be a downloaded copy). It is memory-mapped: an
+    imported dataset has one file per video, shared by all its clips, of which a clip reads
+    only its T rows.
     """
     try:
-        points = np.load(path, allow_pickle=False)
+        points = np.load(path, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError) as e:
         raise KeypointsError(f"keypoints {name}: unreadable ({e})") from e
     if points.ndim != 3 or points.shape[2] not in (2, 3):

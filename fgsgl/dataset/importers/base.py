@@ -1,12 +1,15 @@
 """What every importer returns, and writing it out as a dataset directory.
 
-Importers only read: they return the tables (validated later, all problems at once) and
-notes for the user. `write_import` joins FG annotations, validates and writes through a
-staged directory, so a failed import never leaves a partial OUT behind.
+Importers only read: they return the tables (validated later, all problems at once), notes
+for the user, and files made from the source that the dataset holds (keypoints converted
+from skeleton files, in a scratch folder). `write_import` joins FG annotations, validates
+and writes through a staged directory, so a failed import never leaves a partial OUT behind.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,9 @@ class Imported:
     classes: pd.DataFrame
     options: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)  # path in OUT -> file to copy there
+    keypoints: dict[str, Any] | None = None  # import.json's record of converted skeletons
+    scratch: tempfile.TemporaryDirectory | None = None  # holds `files` until written
 
 
 def classes_table(names: list[str] | tuple[str, ...]) -> pd.DataFrame:
@@ -81,6 +87,9 @@ def write_import(
         notes.append(note)
     with staged_dir(out, overwrite=force) as tmp:
         write_tables(tmp, manifest, imported.classes)
+        for rel, source in imported.files.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, tmp / rel)
         write_json(
             tmp / IMPORT_RECORD,
             {
@@ -89,6 +98,7 @@ def write_import(
                 "options": imported.options,
                 "fg_annotations": str(fg_annotations) if fg_annotations else None,
                 "notes": notes,
+                "keypoints": imported.keypoints,
                 "fgsgl_version": __version__,
             },
         )

@@ -8,6 +8,10 @@ do not move when non-gesture rows are dropped; MiGA's baselines name clips the s
 A clip's split comes from the folders its label file (or else its video) lies in, unless a
 split file is given. iMiGUE names no athletes per video, so `subject` stays empty and a
 carved val split takes whole videos.
+
+With `skeletons` (a folder; the MiGA release keeps `<VVVV>_light_hand.csv` beside each label
+file), each video's OpenPose joints become `keypoints/<VVVV>.npy` and the manifest's
+`keypoints` column: see `skeleton_formats` for the layout and where it was learned.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from fgsgl.dataset.importers.class_names import (
     IMIGUE_NON_GESTURE_NAME,
 )
 from fgsgl.dataset.importers.segments import read_segments
+from fgsgl.dataset.importers.skeleton_formats import IMIGUE_OPENPOSE
+from fgsgl.dataset.importers.skeletons import attach_keypoints
 from fgsgl.dataset.importers.sources import (
     VideoIndex,
     existing_dir,
@@ -47,11 +53,15 @@ def import_imigue(
     val_fraction: float | None = None,
     val_subjects: list[str] | None = None,
     seed: int = 0,
+    skeletons: Path | None = None,
+    missing_skeletons: str = "error",
 ) -> Imported:
     """Read an iMiGUE tree; raises DatasetError listing every problem found.
 
     non_gesture: what to do with gesture id 99: "error" (report its rows), "drop" them, or
-    "keep" them as an extra last class.
+    "keep" them as an extra last class. skeletons: a folder to find `<VVVV>_light_hand.csv`
+    (or `_light.csv`) in and convert to keypoints; missing_skeletons: "error" (a video
+    without a readable one is a problem) or "skip" (its clips get no keypoints).
     """
     if non_gesture not in NON_GESTURE_CHOICES:
         raise ValueError(f"non_gesture must be one of {NON_GESTURE_CHOICES}")
@@ -67,6 +77,7 @@ def import_imigue(
     split_key, split_map = read_split_file(split_file) if split_file else (None, {})
     problems: list[str] = []
     rows: list[dict] = []
+    row_videos: list[str] = []
     seen: dict[str, Path] = {}
     non_gesture_rows: dict[str, list[int]] = defaultdict(list)
     dropped = 0
@@ -121,12 +132,20 @@ def import_imigue(
                     "end_frame": seg.end,
                 }
             )
+            row_videos.append(vid)
     for name, lines in non_gesture_rows.items():
         problems.append(
             f"{name} lines {', '.join(map(str, lines))}: gesture id 99 (non-gesture); "
             "pass --non-gesture drop to leave these clips out or --non-gesture keep to "
             "import them as an extra class"
         )
+    converted = None
+    if skeletons is not None:
+        root = existing_dir(skeletons, "--skeletons")
+        converted = attach_keypoints(
+            rows, row_videos, root, IMIGUE_OPENPOSE, missing=missing_skeletons
+        )
+        problems += converted.problems
     if problems:
         raise DatasetError(f"{src}: cannot import iMiGUE ({len(problems)} problems)", problems)
     if not rows:
@@ -142,6 +161,8 @@ def import_imigue(
     manifest, note = carve_val(manifest, fraction=val_fraction, subjects=val_subjects, seed=seed)
     if note:
         notes.append(note)
+    if converted is not None:
+        notes += converted.notes
     return Imported(
         source=str(src),
         importer="imigue",
@@ -154,8 +175,11 @@ def import_imigue(
             "val_fraction": val_fraction,
             "val_subjects": val_subjects,
             "seed": seed,
+            "skeletons": str(skeletons) if skeletons else None,
+            "missing_skeletons": missing_skeletons if skeletons else None,
         },
         notes=notes,
+        **(converted.imported_fields() if converted else {}),
     )
 
 

@@ -5,6 +5,11 @@ Clip ids are `SampleNNNN_<k>`, k the 0-based row of the label file. The subject 
 sample number ("36" for Sample0036). The split is cross-subject: subjects 36-40 are test,
 as in the SMG paper's baselines (tools/smg_gendata.py), the rest train; val is carved from
 train by subject.
+
+With `skeletons` (a folder; the release keeps `SampleNNNN_skeleton.csv` beside the labels),
+each sample's Kinect V2 joints become `keypoints/SampleNNNN.npy` and the manifest's
+`keypoints` column: see `skeleton_formats` for the layout, where it was learned, and which
+of its two 2D pairs is taken (`pixel_columns`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from fgsgl.dataset.contract import DatasetError
 from fgsgl.dataset.importers.base import Imported, classes_table
 from fgsgl.dataset.importers.class_names import SMG_CLASSES
 from fgsgl.dataset.importers.segments import read_segments
+from fgsgl.dataset.importers.skeleton_formats import smg_kinect
+from fgsgl.dataset.importers.skeletons import attach_keypoints
 from fgsgl.dataset.importers.sources import VideoIndex, existing_dir, find_one_video
 from fgsgl.dataset.importers.splits import carve_val
 
@@ -34,8 +41,17 @@ def import_smg(
     val_fraction: float | None = None,
     val_subjects: list[str] | None = None,
     seed: int = 0,
+    skeletons: Path | None = None,
+    missing_skeletons: str = "error",
+    pixel_columns: int | None = None,
 ) -> Imported:
-    """Read an SMG tree; raises DatasetError listing every problem found."""
+    """Read an SMG tree; raises DatasetError listing every problem found.
+
+    skeletons: a folder to find `SampleNNNN_skeleton.csv` in and convert to keypoints;
+    missing_skeletons: "error" (a sample without a readable one is a problem) or "skip"
+    (its clips get no keypoints); pixel_columns: 7 or 9, the 2D pair to take (None: the
+    wider one, see `skeleton_formats`).
+    """
     src = existing_dir(src, "SRC")
     video_root = existing_dir(videos, "--videos") if videos else src
     names = list(class_names or SMG_CLASSES)
@@ -48,6 +64,7 @@ def import_smg(
     test = {str(int(s)) if s.isdigit() else s for s in test_subjects}
     problems: list[str] = []
     rows: list[dict] = []
+    row_samples: list[str] = []
     seen: dict[str, str] = {}
     for path in label_files:
         match = LABEL_FILE.fullmatch(path.name)
@@ -76,6 +93,13 @@ def import_smg(
                     "end_frame": seg.end,
                 }
             )
+            row_samples.append(sample)
+    converted = None
+    if skeletons is not None:
+        fmt = smg_kinect(pixel_columns)
+        root = existing_dir(skeletons, "--skeletons")
+        converted = attach_keypoints(rows, row_samples, root, fmt, missing=missing_skeletons)
+        problems += converted.problems
     if problems:
         raise DatasetError(f"{src}: cannot import SMG ({len(problems)} problems)", problems)
     if not rows:
@@ -89,6 +113,8 @@ def import_smg(
     manifest, note = carve_val(manifest, fraction=val_fraction, subjects=val_subjects, seed=seed)
     if note:
         notes.append(note)
+    if converted is not None:
+        notes += converted.notes
     return Imported(
         source=str(src),
         importer="smg",
@@ -100,8 +126,12 @@ def import_smg(
             "val_fraction": val_fraction,
             "val_subjects": val_subjects,
             "seed": seed,
+            "skeletons": str(skeletons) if skeletons else None,
+            "missing_skeletons": missing_skeletons if skeletons else None,
+            "pixel_columns": pixel_columns if skeletons else None,
         },
         notes=notes,
+        **(converted.imported_fields() if converted else {}),
     )
 
 
