@@ -74,6 +74,7 @@ def run_study(
         f"- wall time: {wall / 60:.1f} min ({executed} of {total} tasks executed, the rest "
         "from the cache)",
         "",
+        "",
     ]
     body = markdown.split("\n", 2)[2] if markdown.startswith("# ") else markdown
     page.write_text(

@@ -22,7 +22,8 @@ import yaml
 from fgsgl.cli import main
 
 TOKEN = "s3cret-token-value"
-VARIANTS = ["full", "no_fg_sa", "no_cp_a", "no_ml_co", "class_text"]
+VARIANTS = ["full", "no_fg_sa", "no_cp_a", "no_ml_co", "class_text", "clip_mg"]
+ONE_STAGE = {"no_ml_co", "clip_mg"}
 
 
 class FakeKfp:
@@ -189,7 +190,7 @@ def test_submit_creates_one_run_per_variant_in_one_experiment(
     assert main(args) == 0
     out = capsys.readouterr()
 
-    # one experiment, one pipeline with one uploaded version of our own name, five runs
+    # one experiment, one pipeline with one uploaded version of our own name, six runs
     assert [e["display_name"] for e in fake.experiments] == ["ablations"]
     assert [p["display_name"] for p in fake.pipelines] == ["fgsgl"]
     ours = fake.versions[-1]
@@ -209,7 +210,8 @@ def test_submit_creates_one_run_per_variant_in_one_experiment(
         assert params["dataset"] == str(dataset)
         assert params["dataset_fingerprint"] == fingerprint
         assert params["stage2_epochs"] == 2 and params["gpus"] == 2
-        assert params["ml_co"] is (variant != "no_ml_co")
+        assert params["ml_co"] is (variant not in ONE_STAGE)
+        assert params["family"] == ("clip_mg" if variant == "clip_mg" else "fgsgl")
         assert params["text_granularity"] == ("class" if variant == "class_text" else "fine")
         assert params["gpu_node_selector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     # the uploaded YAML is the compiled pipeline, and holds no secret

@@ -73,7 +73,6 @@ class ClipTransform:
         mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         self.scale = 1.0 / (255.0 * std_t)
         self.shift = -mean_t / std_t
-        self.gray = torch.tensor(_GRAY, dtype=torch.float32).view(1, 3, 1, 1)  # conv weight
 
     def __call__(self, clip: np.ndarray, aug: Augmentation | None = None) -> torch.Tensor:
         if aug is not None:
@@ -93,12 +92,21 @@ class ClipTransform:
 
     def _jitter(self, x: torch.Tensor, aug: Augmentation) -> torch.Tensor:
         """torchvision's brightness, contrast, saturation (in that order), one set per clip;
-        each a blend with a grey image, done in place (grey by a 1x1 convolution)."""
+        each a blend with a grey image, done in place.
+
+        Every value must not depend on torch's thread count (loader workers run with one
+        thread, the main process with several): the grey image is an elementwise weighted
+        sum in a fixed order, and the per-frame mean is summed in float64, whose rounding
+        differences between summation orders vanish in the float32 result."""
         x = x.mul_(aug.brightness).clamp_(0, 255)
-        mean = F.conv2d(x, self.gray).mean(dim=(1, 2, 3), keepdim=True)  # per frame
+        mean = self._grey(x).double().mean(dim=(1, 2, 3), keepdim=True).float()  # per frame
         x = x.mul_(aug.contrast).add_(mean, alpha=1 - aug.contrast).clamp_(0, 255)
-        gray = F.conv2d(x, self.gray)
-        return x.mul_(aug.saturation).add_(gray, alpha=1 - aug.saturation).clamp_(0, 255)
+        grey = self._grey(x)
+        return x.mul_(aug.saturation).add_(grey, alpha=1 - aug.saturation).clamp_(0, 255)
+
+    def _grey(self, x: torch.Tensor) -> torch.Tensor:
+        r, g, b = _GRAY
+        return x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b
 
 
 def keypoint_inputs(
