@@ -39,7 +39,8 @@ TARGET = 10.0
 
 
 def synthmg_dataset(folder: Path) -> Path:
-    from fgsgl.synth.generate import PRESETS, generate
+    from fgsgl.synth.config import PRESETS
+    from fgsgl.synth.generate import generate
 
     config = dataclasses.replace(PRESETS["default"], size=32, frames=8)
     generate(folder, config, progress=False)

@@ -172,6 +172,26 @@ def test_a_stage2_setting_reruns_only_stage2_and_evaluation(
     assert by_run(changed)["full"]["train_stage1"] == "cached"
 
 
+def test_seeds_multiply_only_the_seed_dependent_tasks(
+    cold: LocalResult, dataset: Path, root: Path
+) -> None:
+    seeded = run_local(dataset, "full", root, TINY, seeds=[0, 1], echo=lambda line: None)
+    assert [r.name for r in seeded.runs] == ["full-seed0", "full-seed1"]
+    # seed 0 is the cold run's own (the default seed); seed 1 trains and evaluates anew
+    # while extraction and text encoding come from the cache
+    assert by_run(seeded)["full-seed0"] == dict.fromkeys(
+        ["extract_frames", "encode_text", "train_stage1", "train_stage2", "evaluate"], "cached"
+    )
+    assert seeded.executed_steps() == Counter({"train_stage1": 1, "train_stage2": 1, "evaluate": 1})
+    assert seeded.runs[0].metrics() == cold.runs[0].metrics()  # same seed, same metrics
+    one = seeded.runs[1].task("train_stage1").outputs["model"]
+    history = json.loads((Path(one) / "history.json").read_text())
+    reference = json.loads(
+        (Path(cold.runs[0].task("train_stage1").outputs["model"]) / "history.json").read_text()
+    )
+    assert history[0]["loss"] != reference[0]["loss"]  # another seed, another initialisation
+
+
 def test_the_compiled_yaml_loaded_back_is_the_pipeline_that_ran(
     cold: LocalResult, dataset: Path, root: Path, tmp_path: Path
 ) -> None:

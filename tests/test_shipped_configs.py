@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from fgsgl.errors import FgsglError
 from fgsgl.pipelines.plan import read_settings
@@ -40,3 +41,22 @@ def test_a_path_wins_over_a_name_and_an_unknown_name_lists_the_shipped_ones(tmp_
     with pytest.raises(FgsglError, match=r"shipped: .*paper-imigue") as e:
         config_path("no-such-config")
     assert "no-such-config" in str(e.value)
+
+
+def test_a_paper_config_compiles_into_the_pipelines_parameter_defaults(tmp_path):
+    from fgsgl.cli import main
+
+    assert (
+        main(["compile", "--variant", "full", "--config", "paper-imigue", "--out", str(tmp_path)])
+        == 0
+    )
+    (path,) = tmp_path.glob("*.yaml")
+    spec = next(yaml.safe_load_all(path.read_text()))  # then the platform spec
+    defaults = {
+        name: p.get("defaultValue")
+        for name, p in spec["root"]["inputDefinitions"]["parameters"].items()
+    }
+    assert defaults["stage1_lr"] == defaults["stage2_lr"] == 1e-4
+    assert defaults["backbone"] == "internvl:OpenGVLab/InternVL2_5-8B"
+    assert (defaults["frame_size"], defaults["grad_accum"], defaults["gpus"]) == (448, 4, 2)
+    assert (defaults["precision"], defaults["deepspeed"]) == ("bf16", "on")
