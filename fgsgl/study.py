@@ -71,6 +71,7 @@ def run_study(
         f"- machine: {available_cpus()} CPUs available, no GPU; {platform.platform()}; "
         f"Python {platform.python_version()}",
         "- versions: " + ", ".join(f"{p} {_version(p)}" for p in PACKAGES),
+        f"- code: commit {_commit()}",
         f"- wall time: {wall / 60:.1f} min ({executed} of {total} tasks executed, the rest "
         "from the cache)",
         "",
@@ -84,6 +85,21 @@ def run_study(
         + _reading(page)
     )
     return page
+
+
+def _commit() -> str:
+    """The checkout's commit (and whether it had uncommitted changes), when there is one."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except OSError:
+        return "unknown (no git)"
+    return f"{head}{' with uncommitted changes' if dirty else ''}" if head else "unknown"
 
 
 def _version(package: str) -> str:
