@@ -7,6 +7,7 @@ The run is the real CLI in a subprocess; SIGKILL is sent once the first shard is
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -119,4 +120,17 @@ def test_a_killed_worker_is_replaced_and_its_work_redone(
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr.decode()
     assert b"a worker process died" in stderr
+    assert_same_artifact(out, uninterrupted)
+
+
+def test_a_sidecar_half_written_when_killed_is_removed_on_rerun(
+    dataset: Path, uninterrupted: Path, tmp_path: Path
+) -> None:
+    """A kill inside the atomic write of a sidecar leaves its temp file (`.NNNNN.json.tmp-PID`);
+    the rerun removes it with the other leftovers, so the artifact equals an uninterrupted one."""
+    out = tmp_path / "frames"
+    shutil.copytree(uninterrupted, out)
+    (out / "metadata.json").unlink()  # as if killed before the end
+    (out / "shards" / ".00000.json.tmp-4242").write_text('{"half": ')
+    run_cli(dataset, out).check_returncode()
     assert_same_artifact(out, uninterrupted)

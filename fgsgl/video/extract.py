@@ -522,9 +522,13 @@ class _Run:
         return summary
 
     def _remove_stale(self) -> None:
-        """Shard files of another plan, and partial files of an interrupted run."""
+        """Shard files of another plan, and partial files of an interrupted run: shards and
+        keypoints being assembled (`.partial`) and sidecars being written (`.tmp-PID`, see
+        fgsgl.artifacts.write_json)."""
         keep = {shard_name(k) for k in self.plan.selected}
-        pattern = re.compile(rf"^(?:{SHARDS}|{KEYPOINTS})/\.?(\d{{5}})\.(?:npy|json)(\.partial)?$")
+        pattern = re.compile(
+            rf"^(?:{SHARDS}|{KEYPOINTS})/\.?(\d{{5}})\.(?:npy|json)(\.partial|\.tmp-\d+)?$"
+        )
         names = set(self.target.existing())
         if self.target.remote:  # staging leftovers are removed with the staging dir
             names |= {
