@@ -110,16 +110,10 @@ def training_config_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], l
     their training keys (`stage1_lr` -> `stage1.lr`, null sentinels -> null), training keys
     stay, and the parameters of other steps (`frame_size`) are left out and returned by
     name. Anything else is kept, for the training config to report as unknown."""
-    out: dict[str, Any] = {}
-    skipped: list[str] = []
-    for key, value in _flatten(values).items():
-        if key in OTHER_PARAMETERS:
-            skipped.append(key)
-        elif key in TRAIN_KEYS:
-            null = key in NULL_SENTINELS and value == NULL_SENTINELS[key]
-            out[TRAIN_KEYS[key]] = None if null else value
-        else:
-            out[key] = value
+    flat = _flatten(values)
+    skipped = [key for key in flat if key in OTHER_PARAMETERS]
+    out = {k: v for k, v in flat.items() if k not in OTHER_PARAMETERS and k not in TRAIN_KEYS}
+    out.update(training_overrides(flat))  # parameter names -> keys, null sentinels -> null
     return out, skipped
 
 

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"contact sheet: {sheet}")
 
     _say(f"fgsgl validate {dataset} --need-fg-text")
-    print(load_dataset(dataset, need_fg_text=True).summary())
+    ds = load_dataset(dataset, need_fg_text=True)
+    print(ds.summary())
 
     _say(f"fgsgl run-local --dataset {dataset} --variant full --config {args.config}")
     result = run_local(
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     _say("result")
     print(
         "test top-1 {top1:.3f}  top-5 {top5:.3f}  macro-F1 {macro_f1:.3f}  "
-        "(chance {chance:.3f})".format(chance=1 / _classes(dataset), **_headline(metrics))
+        "(chance {chance:.3f})".format(chance=1 / ds.num_classes, **_headline(metrics))
     )
     print(f"report: {run_record.report}")
     print(f"demo finished in {time.perf_counter() - started:.0f}s")
@@ -115,9 +116,3 @@ def run(args: argparse.Namespace) -> int:
 
 def _headline(metrics: dict[str, float]) -> dict[str, float]:
     return {k: float(metrics.get(k, float("nan"))) for k in ("top1", "top5", "macro_f1")}
-
-
-def _classes(dataset: Path) -> int:
-    from fgsgl.dataset import load_dataset
-
-    return load_dataset(dataset).num_classes
