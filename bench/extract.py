@@ -13,18 +13,20 @@ Methods, all sampling the same T frames (segment middles):
 (a) bare decord: VideoReader (one thread), get_batch of the T indices at native size;
 (b) PyAV from the start, one thread: decode every frame to RGB until the last needed one,
     keep the T, resize them to S x S (PIL bicubic) - the straightforward loader;
-(c) `fgsgl.video.extract.extract(..., workers=1)`: the whole step (dataset, plan, decode
-    resized to S x S, shard writes, hashes, index, metadata);
+(c) `fgsgl.video.extract.extract(..., workers=1)`: the whole step (dataset, plan, decode,
+    resize to S x S, shard writes, checksums, index, metadata);
 (d) the same with all cores.
 
-Per clip: the median over repeats of (pass time / clips); also the median single clip for
+Per clip: the median over repeats of (pass time / clips), the repeats interleaving the
+methods (a, b, c, d, a, b, ...: a slow spell of the machine hits all of them alike); also
+the median single clip for
 (a) and (b), and the CPU time per clip (all threads and worker processes; unlike wall time
 it hardly moves when other work shares the machine). Bytes per clip: what the method holds
 (a, b: in memory) or stores (c, d: the artifact on disk). The ratios come last, with the
 targets for a 2-core machine: c/a <= 1.15 (set 1), b/c >= 1.5 (set 1) and >= 5 (set 2),
 c/d >= 1.6; then c/a and b/c in CPU time, a check that holds on a busy machine too.
 
-    .venv/bin/python bench/extract.py [--folder DIR] [--repeats 3] [--data build/bench-extract]
+    .venv/bin/python bench/extract.py [--folder DIR] [--repeats 5] [--data build/bench-extract]
 """
 
 from __future__ import annotations
@@ -268,39 +270,50 @@ class Row:
 def bench_set(
     name: str, dataset: Path, args: argparse.Namespace, *, repeats_b: int
 ) -> dict[str, Row]:
+    """Every method on the same clips; the repeats interleave the methods (a, b, c, d, a,
+    b, ...), so that a slow spell of the machine weighs on all of them, not on one."""
     clips = clips_of(dataset)
     n = len(clips)
     out = args.data / "out"
-    rows: dict[str, Row] = {}
-    for key, label, method, repeats in (
-        ("a", "(a) decord get_batch, native size", bare_decord, args.repeats),
-        ("b", "(b) PyAV from the start, pick T, resize", pyav_from_start, repeats_b),
-    ):
-        method(clips[0], args.frames, args.size)  # warm: imports, page cache
-        passes, cpus, singles, nbytes = [], [], [], 0
-        for _ in range(repeats):
-            total, cpu, times, nbytes = per_clip_pass(method, clips, args.frames, args.size)
-            passes.append(total / n)
-            cpus.append(cpu / n)
-            singles += times
-        rows[key] = Row(
-            label,
-            statistics.median(passes),
-            statistics.median(cpus),
-            statistics.median(singles),
-            nbytes,
-            False,
-        )
-    ours(dataset, out, args.frames, args.size, 1)  # warm
     cores = available_cpus()
-    for key, label, workers in (
-        ("c", "(c) fgsgl extract, 1 worker", 1),
-        ("d", f"(d) fgsgl extract, {cores} workers (all cores)", None),
-    ):
-        runs = [ours(dataset, out, args.frames, args.size, workers) for _ in range(args.repeats)]
-        wall = statistics.median(r[0] for r in runs) / n
-        cpu = statistics.median(r[1] for r in runs) / n
-        rows[key] = Row(label, wall, cpu, None, stored_bytes(out) / n, True)
+    labels = {
+        "a": "(a) decord get_batch, native size",
+        "b": "(b) PyAV from the start, pick T, resize",
+        "c": "(c) fgsgl extract, 1 worker",
+        "d": f"(d) fgsgl extract, {cores} workers (all cores)",
+    }
+    decoders = {"a": bare_decord, "b": pyav_from_start}
+    for method in decoders.values():  # warm: imports, page cache
+        method(clips[0], args.frames, args.size)
+    ours(dataset, out, args.frames, args.size, 1)
+    passes: dict[str, list[float]] = {k: [] for k in labels}
+    cpus: dict[str, list[float]] = {k: [] for k in labels}
+    singles: dict[str, list[float]] = {k: [] for k in decoders}
+    nbytes: dict[str, float] = {}
+    for repeat in range(args.repeats):
+        for key, method in decoders.items():
+            if key == "b" and repeat >= repeats_b:
+                continue
+            total, cpu, times, nbytes[key] = per_clip_pass(method, clips, args.frames, args.size)
+            passes[key].append(total / n)
+            cpus[key].append(cpu / n)
+            singles[key] += times
+        for key, workers in (("c", 1), ("d", None)):
+            wall, cpu = ours(dataset, out, args.frames, args.size, workers)
+            passes[key].append(wall / n)
+            cpus[key].append(cpu / n)
+            nbytes[key] = stored_bytes(out) / n
+    rows = {
+        key: Row(
+            label,
+            statistics.median(passes[key]),
+            statistics.median(cpus[key]),
+            statistics.median(singles[key]) if key in singles else None,
+            nbytes[key],
+            key in ("c", "d"),
+        )
+        for key, label in labels.items()
+    }
     shutil.rmtree(out, ignore_errors=True)
     print(f"\n{name}: {n} clips, T={args.frames}, S={args.size}")
     header = f"{'per clip':>10s} {'median clip':>12s} {'CPU/clip':>10s} {'bytes/clip':>18s}"
@@ -325,7 +338,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, help="set 3: every video in this folder")
     parser.add_argument("--data", type=Path, default=Path("build/bench-extract"))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=448)
     parser.add_argument("--limit", type=int, help="only the first N clips of each set (smoke run)")

@@ -134,3 +134,13 @@ def test_shard_slots_are_written_in_place(tmp_path: Path) -> None:
     assert not array[0].any() and not array[2].any()
     with pytest.raises(ValueError, match="bytes"):
         write_slot(path, layout, 0, clip[:1])
+
+
+def test_a_new_shard_has_its_disk_space_reserved(tmp_path: Path) -> None:
+    path = tmp_path / "big.npy"
+    create_shard(path, slots=4, frames=8, size=64)
+    layout = ShardLayout.read(path)
+    length = layout.data_offset + 4 * layout.clip_bytes
+    assert path.stat().st_size == length
+    assert path.stat().st_blocks * 512 >= length  # allocated, not a sparse file
+    assert not np.load(path, mmap_mode="r").any()

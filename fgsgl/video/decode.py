@@ -1,4 +1,4 @@
-"""Reading a clip's frames with decord: only the frames needed, resized while decoding.
+"""Reading a clip's frames with decord: only the frames needed, then cropped and resized.
 
 decord's VideoReader counts frames from the demuxer's packet index (no decoding, and not
 the container's frame-count field, which AVI and MP4 files can state wrongly). That count
@@ -7,26 +7,28 @@ count is checked by decoding: `read` fetches exactly the sampled indices with
 `get_batch`, and any frame that does not decode turns the clip into a `VideoError` that
 carries the decoder's own message (the clip goes to failures.csv, the rest goes on).
 
-Resizing happens inside decord's FFmpeg filter graph (VideoReader width/height), in the
-same pass as the YUV->RGB conversion, so it costs almost nothing over decoding at the
-native size. `squash` scales straight to S x S; `center-crop` scales the shorter side to
-S (the probe reads the displayed size, rotation included) and cuts the middle.
+Frames are decoded at their displayed size (rotation applied by decord) and resized by
+fgsgl.video.resize, which says why that is cheaper than decord's in-decoder scaling.
 
-decord 3.4.0 returns a wrongly shaped frame when FFmpeg pads the RGB rows to a multiple
-of the frame width (e.g. widths 32, 48, 96): such widths are never asked for; the frame
-is decoded a little wider and resized (squash) or cropped (center-crop) instead.
+decord 3.4.0 cannot return frames whose width makes FFmpeg's padded RGB row a multiple of
+the width (e.g. 32, 48, 96): get_batch fails and a single frame comes back with extra
+channels. Such a video is decoded a few columns wider (see `safe_width`) and resized.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-RESIZE_MODES = ("squash", "center-crop")
+from fgsgl.video.resize import RESIZE_MODES, crop_box, resize_frames
+
+if TYPE_CHECKING:
+    import torch
+
 _ALIGNS = (16, 32, 64)  # FFmpeg's frame-buffer alignment: SSE, AVX2, AVX-512 builds
 
 
@@ -69,66 +71,6 @@ def safe_width(width: int) -> int:
     while not decord_width_ok(width):
         width += 1
     return width
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """How decord is asked to scale, and how its output becomes S x S.
-
-    decode_width x decode_height is what decord returns; then a crop at (x, y) of
-    crop_width x S, and a horizontal resize to S only when crop_width != S (a squash to a
-    width decord cannot return).
-    """
-
-    size: int
-    decode_width: int
-    decode_height: int
-    x: int = 0
-    y: int = 0
-    crop_width: int | None = None
-
-    @property
-    def needs_resize(self) -> bool:
-        return (self.crop_width or self.size) != self.size
-
-
-def squash_geometry(size: int) -> Geometry:
-    width = safe_width(size)
-    return Geometry(size, width, size, crop_width=width)
-
-
-def center_crop_geometry(size: int, width: int, height: int) -> Geometry:
-    """Scale the shorter side of a `width` x `height` picture to `size`, keep the middle."""
-    if width >= height:
-        dh = size
-        dw = safe_width(max(size, round(width * size / height)))
-    else:
-        dw = safe_width(size)
-        dh = max(size, round(height * dw / width))
-    return Geometry(size, dw, dh, x=(dw - size) // 2, y=(dh - size) // 2, crop_width=size)
-
-
-def displayed_size(path: str) -> tuple[int, int]:
-    """Width and height as displayed (rotation applied, as decord applies it).
-
-    Read from the first decoded frame with PyAV: the stream header has the coded size
-    only, and the rotation lives in side data that PyAV exposes on frames.
-    """
-    import av
-
-    try:
-        with av.open(path) as container:
-            frame = next(container.decode(video=0))
-            width, height = frame.width, frame.height
-            if frame.rotation % 180 != 0:
-                width, height = height, width
-            return width, height
-    except StopIteration:
-        raise VideoError("the video stream has no frames") from None
-    except IndexError:
-        raise VideoError("no video stream") from None
-    except av.error.FFmpegError as e:
-        raise VideoError(e.strerror or str(e)) from e
 
 
 _DECORD_PREFIX = re.compile(r"\[\d\d:\d\d:\d\d\] \S+\.(?:cc|h):\d+: ")
@@ -200,6 +142,7 @@ class VideoFile:
 
     Open once per video and read every clip of it (clips of a long recording share the
     reader and its packet index). One decoder thread: parallelism is across processes.
+    `native_size` is the displayed (width, height), known after the first read.
     """
 
     def __init__(self, path: str, *, size: int, resize: str = "squash") -> None:
@@ -209,76 +152,74 @@ class VideoFile:
             raise ValueError(f"resize must be one of {RESIZE_MODES}, not {resize!r}")
         _quiet_decord()
         self.path = path
+        self.size = size
+        self.resize = resize
+        self.native_size: tuple[int, int] | None = None
+        self._decode_size = (-1, -1)  # native, unless decord mishandles the native width
         _check_file(path)
-        self._displayed: tuple[int, int] | None = None
-        if resize == "squash":
-            self.geometry = squash_geometry(size)
-        else:
-            self.geometry = center_crop_geometry(size, *self.displayed_size())
-        g = self.geometry
         try:
-            self._reader = decord.VideoReader(
-                path,
-                ctx=decord.cpu(0),
-                width=g.decode_width,
-                height=g.decode_height,
-                num_threads=1,
-            )
+            self._reader = self._open()
         except (RuntimeError, decord.DECORDError) as e:
             raise _open_failure(path, e) from e
         self.frame_count = len(self._reader)
 
-    def displayed_size(self) -> tuple[int, int]:
-        """The video's width and height as displayed (probed once, on first use)."""
-        if self._displayed is None:
-            self._displayed = displayed_size(self.path)
-        return self._displayed
+    def _open(self) -> Any:
+        import decord
+
+        width, height = self._decode_size
+        return decord.VideoReader(
+            self.path, ctx=decord.cpu(0), width=width, height=height, num_threads=1
+        )
 
     def read(self, indices: list[int]) -> np.ndarray:
         """uint8 (len(indices), S, S, 3) RGB; VideoError when any of them does not decode."""
-        import decord
-
         bad = [i for i in indices if not 0 <= i < self.frame_count]
         if bad:
             raise ValueError(f"indices {bad} outside 0..{self.frame_count - 1}")
-        g = self.geometry
-        try:
-            batch = self._reader.get_batch(indices).asnumpy()
-        except decord.DECORDError as e:
-            self._reopen()  # decord's reader stays broken after a decoding error
-            raise VideoError(
-                f"{decord_message(e)} (reading frames {indices[0]}..{indices[-1]} of the "
-                f"{self.frame_count} that decord counts: truncated or corrupt video)"
-            ) from e
-        expected = (len(indices), g.decode_height, g.decode_width, 3)
-        if batch.shape != expected:  # decord's padded-row bug at a width we did not foresee
-            raise VideoError(f"decord returned frames of shape {batch.shape}, not {expected}")
-        crop_w = g.crop_width or g.size
-        out = batch[:, g.y : g.y + g.size, g.x : g.x + crop_w]
-        if g.needs_resize:
-            out = _resize_width(out, g.size)
-        return np.ascontiguousarray(out)
+        batch = self._decode(indices)
+        width, height = self.native_size or (batch.shape[2], batch.shape[1])
+        box = crop_box(width, height, self.resize)
+        stretch = batch.shape[2] / width  # 1 unless decoded wider (decord's row bug)
+        x0, x1 = round(box.x * stretch), round((box.x + box.width) * stretch)
+        return resize_frames(batch[:, box.y : box.y + box.height, x0:x1], self.size)
 
-    def _reopen(self) -> None:
+    def _decode(self, indices: list[int]) -> torch.Tensor:
+        """The frames at the decoded size, in decord's own buffer (no copy)."""
+        import decord
+        from decord.bridge.torchdl import to_torch
+
+        try:
+            batch = to_torch(self._reader.get_batch(indices))
+        except decord.DECORDError as e:
+            mangled = self._mangled_native_size(indices[0]) if self.native_size is None else None
+            if mangled is None:
+                self._reader = self._open()  # decord's reader stays broken after an error
+                raise VideoError(
+                    f"{decord_message(e)} (reading frames {indices[0]}..{indices[-1]} of the "
+                    f"{self.frame_count} that decord counts: truncated or corrupt video)"
+                ) from e
+            self.native_size = mangled
+            self._decode_size = (safe_width(mangled[0] + 1), mangled[1])
+            self._reader = self._open()
+            return self._decode(indices)
+        if batch.ndim != 4 or batch.shape[3] != 3:
+            raise VideoError(
+                f"decord returned frames of shape {tuple(batch.shape)}, not (N, H, W, 3)"
+            )
+        if self.native_size is None:
+            self.native_size = (batch.shape[2], batch.shape[1])
+        return batch
+
+    def _mangled_native_size(self, index: int) -> tuple[int, int] | None:
+        """(width, height) when get_batch failed because of decord's row bug, else None.
+
+        A single frame read does not fail: it comes back (H, W, more than 3 channels).
+        """
         import decord
 
-        g = self.geometry
-        self._reader = decord.VideoReader(
-            self.path,
-            ctx=decord.cpu(0),
-            width=g.decode_width,
-            height=g.decode_height,
-            num_threads=1,
-        )
-
-
-def _resize_width(frames: np.ndarray, width: int) -> np.ndarray:
-    """Bicubic horizontal resize (FFmpeg's default scaler is bicubic too)."""
-    from PIL import Image
-
-    return np.stack(
-        [
-            np.asarray(Image.fromarray(f).resize((width, f.shape[0]), Image.Resampling.BICUBIC))
-            for f in frames
-        ]
-    )
+        try:
+            frame = decord.VideoReader(self.path, ctx=decord.cpu(0), num_threads=1)[index]
+        except (RuntimeError, decord.DECORDError):
+            return None
+        height, width, channels = frame.shape
+        return (width, height) if channels != 3 else None

@@ -6,7 +6,7 @@
 
 Nothing is lost and nothing is half-written:
 - Shards are assembled under a `.partial` name and renamed when every slot is resolved;
-  then the shard's sidecar (its plan and per-slot SHA-256) is written. metadata.json comes
+  then the shard's sidecar (its plan and per-slot CRC-32) is written. metadata.json comes
   last and is removed first, so a directory with metadata.json is always complete.
 - A rerun into the same OUT keeps every shard whose sidecar matches the plan and settings
   and whose content matches its digests (gs://: the object's CRC32C), redoes the rest,
@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,7 @@ from fgsgl.video.frames import (
     KEYPOINTS,
     KIND,
     SHARDS,
+    ShardLayout,
     create_shard,
     keypoints_file,
     partial_file,
@@ -68,7 +69,7 @@ __all__ = ["extract", "merge"]
 
 log = logging.getLogger("fgsgl")
 CLIPS_PER_TASK = 32  # clips of one video decoded by one task (balances long recordings)
-SIDECAR_FORMAT = 1
+SIDECAR_FORMAT = 2  # 2: per-slot CRC-32 (1 had SHA-256)
 
 
 def extract(
@@ -194,7 +195,7 @@ class _Shard:
     jobs: list[ClipJob]
     slots: list[dict[str, Any] | None]  # per slot: the sidecar entry, None while to do
     retry: bool = False  # a complete shard whose failed clips are tried again
-    prepared: bool = False
+    layout: ShardLayout | None = None  # once its partial file exists
     keypoints: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -355,11 +356,12 @@ class _Run:
             joints=self.joints,
         )
 
-    def _prepare(self, task: VideoTask) -> None:
-        """Create (or, to retry failures, copy) the partial files of the task's shards."""
+    def _prepare(self, task: VideoTask) -> VideoTask:
+        """Create (or, to retry failures, copy) the partial files of the task's shards; the
+        task gets their layouts (read once per shard, not once per clip)."""
         for k in task.shard_files:
             shard = self.shards[k]
-            if shard.prepared:
+            if shard.layout is not None:
                 continue
             final = shard_file(self.target.work, k)
             partial = partial_file(final)
@@ -376,14 +378,15 @@ class _Run:
                             shard.keypoints[slot] = old[slot]
             else:
                 create_shard(partial, len(shard.jobs), self.settings.frames, self.settings.size)
-            shard.prepared = True
+            shard.layout = ShardLayout.read(partial)
+        return replace(task, layouts={k: self.shards[k].layout for k in task.shard_files})
 
     def _record(self, result: ClipResult) -> None:
         shard = self.shards[result.shard]
         if result.ok:
             entry = {
                 "clip_id": result.clip_id,
-                "sha256": result.sha256,
+                "crc32": result.crc32,
                 "frame_indices": result.frame_indices,
                 "note": result.note,
             }
@@ -408,7 +411,7 @@ class _Run:
             "settings": self.settings.as_dict(),
             "plan": [job.clip_id for job in shard.jobs],
             "clips": shard.slots,
-            "sha256": shard_digest([s.get("sha256") for s in shard.slots]),
+            "sha256": shard_digest([s.get("crc32") for s in shard.slots]),
         }
         if self.settings.keypoints:
             kp_path = keypoints_file(work, k)

@@ -9,7 +9,7 @@ Layout (docs/artifacts.md, "frames"):
     index.csv            one row per extracted clip: where its frames are (shard, offset)
     failures.csv         clip_id, video, error: the clips that could not be extracted
     shards/NNNNN.npy     uint8 (n, T, S, S, 3) RGB, one slot per planned clip
-    shards/NNNNN.json    the shard's sidecar: its plan, and per slot the clip's digest or
+    shards/NNNNN.json    the shard's sidecar: its plan, and per slot the clip's CRC-32 or
                          its error; what a resumed run verifies the shard against
     keypoints/NNNNN.npy  float32 (n, T, J, 3) (x, y, confidence), when the dataset has them
 
@@ -24,9 +24,11 @@ This module is the format: names, the shard writer pieces, the sidecar, and the 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,24 +93,45 @@ def partial_file(final: Path) -> Path:
 # ---------------------------------------------------------------- writing shards
 
 
-def clip_digest(clip: np.ndarray) -> str:
-    """SHA-256 of one clip's bytes (C order): what the sidecar records per slot."""
-    return hashlib.sha256(np.ascontiguousarray(clip).data).hexdigest()
+def clip_checksum(clip: np.ndarray) -> str:
+    """CRC-32 of one clip's bytes (C order), 8 hex digits: what the sidecar records per slot.
+
+    It guards against accidents (a slot left unwritten, a file cut short or overwritten),
+    not against tampering, and costs 1.1 ms per 448 x 448 x 8 clip where SHA-256 costs
+    2.7 ms: a few per cent of the extraction.
+    """
+    return f"{zlib.crc32(np.ascontiguousarray(clip).data):08x}"
 
 
-def shard_digest(clip_digests: list[str | None]) -> str:
-    """One digest for a shard: over its slots' digests in order (failed slots as '-')."""
-    text = "\n".join(d or "-" for d in clip_digests)
+def shard_digest(clip_checksums: list[str | None]) -> str:
+    """One SHA-256 for a shard: over its slots' checksums in order (failed slots as '-')."""
+    text = "\n".join(d or "-" for d in clip_checksums)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def create_shard(path: Path, slots: int, frames: int, size: int) -> None:
-    """An .npy file of `slots` zero clips (sparse on disk), ready for `write_slot`."""
+    """An .npy file of `slots` zero clips, ready for `write_slot`.
+
+    Its disk space is reserved now (fallocate) where the file system can: a full disk
+    fails here, with the path, not halfway through the shard; and writing into reserved
+    blocks is cheaper than allocating them slot by slot.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     array = np.lib.format.open_memmap(
         path, mode="w+", dtype=np.uint8, shape=(slots, frames, size, size, 3)
     )
+    length = array.offset + array.nbytes
     del array
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, length)
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise FgsglError(
+                f"{path}: cannot reserve {length / 2**20:.0f} MiB ({e.strerror})"
+            ) from e
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -176,7 +199,7 @@ def read_sidecar(path: Path) -> dict[str, Any] | None:
 def verify_shard_file(path: Path, sidecar: dict[str, Any], frames: int, size: int) -> str | None:
     """Why the shard file does not hold what its sidecar says (None: it does).
 
-    Reads every extracted slot and compares its SHA-256 with the sidecar: a file that
+    Reads every extracted slot and compares its CRC-32 with the sidecar: a file that
     exists but was truncated, replaced or partly written does not pass.
     """
     slots = sidecar["clips"]
@@ -188,9 +211,9 @@ def verify_shard_file(path: Path, sidecar: dict[str, Any], frames: int, size: in
     if array.shape != expected or array.dtype != np.uint8:
         return f"shape {array.shape} {array.dtype}, expected {expected} uint8"
     for i, slot in enumerate(slots):
-        digest = slot.get("sha256")
-        if digest is not None and clip_digest(array[i]) != digest:
-            return f"slot {i} ({slot['clip_id']}) differs from its recorded digest"
+        checksum = slot.get("crc32")
+        if checksum is not None and clip_checksum(array[i]) != checksum:
+            return f"slot {i} ({slot['clip_id']}) differs from its recorded CRC-32"
     return None
 
 

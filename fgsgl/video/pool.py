@@ -44,8 +44,11 @@ class PendingTask:
 def _executor(workers: int) -> Executor:
     if workers == 1:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="fgsgl-extract")
-    # fork: workers start in milliseconds and inherit the imported decoder. The pool is
-    # started (below) before this process starts any thread of its own.
+    # fork: workers start in milliseconds and inherit the imported decoder and torch (the
+    # resize). The pool is started (below) before this process starts any thread of its own.
+    import decord  # noqa: F401
+    import torch  # noqa: F401
+
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_process)
     pool.submit(int).result()  # launches every worker now
@@ -65,7 +68,7 @@ class TaskRunner:
         tasks: Iterable[VideoTask],
         on_results: Callable[[list[ClipResult]], None],
         *,
-        before_submit: Callable[[VideoTask], None] = lambda task: None,
+        before_submit: Callable[[VideoTask], VideoTask] = lambda task: task,
         downloads: Downloads,
     ) -> None:
         queue = deque(PendingTask(t) for t in tasks)
@@ -99,7 +102,7 @@ class TaskRunner:
                         release(pending)
                         continue
                     local = _localised(pending.task, [f.result() for f in futures])
-                    before_submit(local)
+                    local = before_submit(local)
                     inflight[self._pool.submit(run_task, local)] = pending
                 waiting = set(inflight)
                 if queue and len(inflight) < window:

@@ -2,9 +2,9 @@
 
 A task is one local video file and the clips of it still to do. The video is opened once
 (its packet index read once) for all of them; each clip's T frames are decoded, written
-straight into the clip's slot of its shard file, and hashed. What goes back to the main
-process is small: digests, indices, notes, errors, keypoints. A bad video or clip becomes
-an error result; it never stops the other clips.
+straight into the clip's slot of its shard file, and checksummed. What goes back to the
+main process is small: checksums, indices, notes, errors, keypoints. A bad video or clip
+becomes an error result; it never stops the other clips.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fgsgl.video.decode import VideoError, VideoFile, center_crop_geometry
-from fgsgl.video.frames import ShardLayout, clip_digest, write_slot
+from fgsgl.video.decode import VideoError, VideoFile
+from fgsgl.video.frames import ShardLayout, clip_checksum, write_slot
 from fgsgl.video.plan import ClipJob
+from fgsgl.video.resize import to_output_pixels
 from fgsgl.video.sampling import NoFramesError, sample_indices
 
 
@@ -30,6 +31,7 @@ class VideoTask:
     size: int
     resize: str
     shard_files: dict[int, str]  # shard -> the partial file its slots are written into
+    layouts: dict[int, ShardLayout] = field(default_factory=dict)  # set when the files exist
     keypoints_files: dict[str, str] = field(default_factory=dict)  # clip_id -> local file
     joints: int | None = None  # J every keypoints file must have (None: not known yet)
 
@@ -39,7 +41,7 @@ class ClipResult:
     clip_id: str
     shard: int
     slot: int
-    sha256: str | None = None
+    crc32: str | None = None
     frame_indices: list[int] | None = None
     note: str = ""
     error: str | None = None
@@ -52,8 +54,14 @@ class ClipResult:
 
 
 def init_process() -> None:
-    """Pool initializer: Ctrl-C is the main process's to handle (it stops the pool)."""
+    """Pool initializer: Ctrl-C is the main process's to handle (it stops the pool), and
+    the resize runs on this process's one thread (parallelism is across processes; and
+    OpenMP, which torch would start, must not be used in a forked child of a process that
+    started it)."""
+    import torch
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
 
 
 def run_task(task: VideoTask) -> list[ClipResult]:
@@ -84,9 +92,8 @@ def _run_clip(video: VideoFile, job: ClipJob, task: VideoTask) -> ClipResult:
     except (VideoError, NoFramesError, KeypointsError) as e:
         result.error = str(e)
         return result
-    path = Path(task.shard_files[job.shard])
-    write_slot(path, ShardLayout.read(path), job.slot, clip)  # header read: microseconds
-    result.sha256 = clip_digest(clip)
+    write_slot(Path(task.shard_files[job.shard]), task.layouts[job.shard], job.slot, clip)
+    result.crc32 = clip_checksum(clip)
     result.frame_indices = indices
     result.note = note
     result.keypoints = keypoints
@@ -125,21 +132,6 @@ def _keypoints(
     picked = points[indices].astype(np.float32)
     if picked.shape[2] == 2:
         picked = np.concatenate([picked, np.ones_like(picked[..., :1])], axis=2)
-    try:
-        width, height = video.displayed_size()
-    except VideoError as e:
-        raise KeypointsError(str(e)) from e
-    _to_output_pixels(picked, width, height, task.size, task.resize)
+    assert video.native_size is not None  # the clip was read first
+    to_output_pixels(picked, *video.native_size, task.size, task.resize)
     return picked
-
-
-def _to_output_pixels(points: np.ndarray, width: int, height: int, size: int, mode: str) -> None:
-    """Map (x, y) from a width x height frame onto the stored size x size frame, in place."""
-    if mode == "squash":
-        sx, sy, ox, oy = size / width, size / height, 0.0, 0.0
-    else:
-        g = center_crop_geometry(size, width, height)
-        sx, sy = g.decode_width / width, g.decode_height / height
-        ox, oy = g.x, g.y
-    points[..., 0] = (points[..., 0] + 0.5) * sx - 0.5 - ox
-    points[..., 1] = (points[..., 1] + 0.5) * sy - 0.5 - oy
