@@ -194,7 +194,7 @@ def test_submit_creates_one_run_per_variant_in_one_experiment(
     assert [e["display_name"] for e in fake.experiments] == ["ablations"]
     assert [p["display_name"] for p in fake.pipelines] == ["fgsgl"]
     ours = fake.versions[-1]
-    assert ours["display_name"].startswith("fgsgl-0.1.0-")
+    assert ours["display_name"].startswith("fgsgl-0.2.0-")
     assert [r["display_name"] for r in fake.runs] == VARIANTS
     from fgsgl.dataset import load_dataset
 
