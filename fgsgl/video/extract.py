@@ -9,7 +9,7 @@ Nothing is lost and nothing is half-written:
   then the shard's sidecar (its plan and per-slot CRC-32) is written. metadata.json comes
   last and is removed first, so a directory with metadata.json is always complete.
 - A rerun into the same OUT keeps every shard whose sidecar matches the plan and settings
-  and whose content matches its digests (gs://: the object's CRC32C), redoes the rest,
+  and whose content matches its checksums (gs://: the object's CRC32C), redoes the rest,
   and retries the clips that failed. The result equals an uninterrupted run.
 - A bad clip (missing, empty, corrupt, truncated, no frames) goes to failures.csv with the
   decoder's message and the rest goes on. More failures than `max_failure_ratio` of the
