@@ -176,15 +176,15 @@ class VideoFile:
         bad = [i for i in indices if not 0 <= i < self.frame_count]
         if bad:
             raise ValueError(f"indices {bad} outside 0..{self.frame_count - 1}")
-        batch = self._decode(indices)
-        width, height = self.native_size or (batch.shape[2], batch.shape[1])
+        batch, (width, height) = self._decode(indices)
         box = crop_box(width, height, self.resize)
         stretch = batch.shape[2] / width  # 1 unless decoded wider (decord's row bug)
         x0, x1 = round(box.x * stretch), round((box.x + box.width) * stretch)
         return resize_frames(batch[:, box.y : box.y + box.height, x0:x1], self.size)
 
-    def _decode(self, indices: list[int]) -> torch.Tensor:
-        """The frames at the decoded size, in decord's own buffer (no copy)."""
+    def _decode(self, indices: list[int]) -> tuple[torch.Tensor, tuple[int, int]]:
+        """The frames at the decoded size, in decord's own buffer (no copy), and the
+        video's native (width, height)."""
         import decord
         from decord.bridge.torchdl import to_torch
 
@@ -208,7 +208,7 @@ class VideoFile:
             )
         if self.native_size is None:
             self.native_size = (batch.shape[2], batch.shape[1])
-        return batch
+        return batch, self.native_size
 
     def _mangled_native_size(self, index: int) -> tuple[int, int] | None:
         """(width, height) when get_batch failed because of decord's row bug, else None.
