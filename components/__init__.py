@@ -9,12 +9,22 @@ computes.
 from fgsgl.components.encode_text import encode_text
 from fgsgl.components.evaluate import evaluate
 from fgsgl.components.extract import extract_frames, merge_frames
+from fgsgl.components.fetch import fetch_backbone, fetch_text_encoder
 from fgsgl.components.train import train_stage1, train_stage2
 
 # component function name -> component (what `fgsgl rerun STEP` looks up)
 STEPS = {
     c.name.replace("-", "_"): c
-    for c in (extract_frames, merge_frames, encode_text, train_stage1, train_stage2, evaluate)
+    for c in (
+        fetch_backbone,
+        fetch_text_encoder,
+        extract_frames,
+        merge_frames,
+        encode_text,
+        train_stage1,
+        train_stage2,
+        evaluate,
+    )
 }
 
 __all__ = [
@@ -22,6 +32,8 @@ __all__ = [
     "encode_text",
     "evaluate",
     "extract_frames",
+    "fetch_backbone",
+    "fetch_text_encoder",
     "merge_frames",
     "train_stage1",
     "train_stage2",

@@ -20,6 +20,7 @@ def evaluate(
     frames: Input[Dataset],
     model: Input[Model],
     texts: Input[Dataset],
+    backbone_weights: Input[Artifact],
     evaluation: Output[Artifact],
     metrics: Output[Metrics],
     confusion: Output[ClassificationMetrics],
@@ -34,6 +35,7 @@ def evaluate(
         frames: the frames artifact the model was trained on.
         model: the model artifact (stage 2, or the single stage without ML-CO).
         texts: the texts artifact; read only when prototype_weight > 0.
+        backbone_weights: the backbone's fetched checkpoint (fetch-backbone).
         evaluation: the evaluation artifact (docs/artifacts.md "evaluation"): metrics,
             per-class accuracy, confusion, predictions, report.
         metrics: top1, top5, macro_f1, mean_class_acc (fractions; the same keys for every
@@ -52,6 +54,7 @@ def evaluate(
     from fgsgl.evaluate.artifact import REPORT, load_evaluation
     from fgsgl.evaluate.metrics import METRIC_KEYS
     from fgsgl.evaluate.run import evaluate as evaluate_model
+    from fgsgl.weights import has_files
 
     evaluate_model(
         frames.path,
@@ -61,6 +64,7 @@ def evaluate(
         with_prototypes=prototype_weight or None,
         texts=texts.path if prototype_weight else None,
         variant=variant or None,
+        weights=backbone_weights.path if has_files(backbone_weights.path) else None,
     )
     result = load_evaluation(evaluation.path)
     for key in METRIC_KEYS:

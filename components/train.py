@@ -9,7 +9,7 @@ parameter names and training config keys is fgsgl.pipeline_params.TRAIN_KEYS.
 """
 
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
 from fgsgl.components.images import GPU_IMAGE
 
@@ -18,6 +18,7 @@ from fgsgl.components.images import GPU_IMAGE
 def train_stage1(
     frames: Input[Dataset],
     texts: Input[Dataset],
+    backbone_weights: Input[Artifact],
     model: Output[Model],
     seed: int,
     backbone: str,
@@ -29,8 +30,8 @@ def train_stage1(
     lora_dropout: float,
     proj_hidden: int,
     family: str,
-    trust_remote_code: bool,
     gradient_checkpointing: bool,
+    trainable_mlp: str,
     tau: float,
     lambda_cp: float,
     cp_a: bool,
@@ -50,6 +51,7 @@ def train_stage1(
     Args:
         frames: the frames artifact.
         texts: the texts artifact (class prototypes t_c for L_cp).
+        backbone_weights: the backbone's fetched checkpoint (fetch-backbone).
         model: the best-validation model (docs/artifacts.md "model").
         seed: seed of every random source (data order, augmentation, initialisation).
         backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
@@ -62,8 +64,9 @@ def train_stage1(
         lora_dropout: LoRA dropout.
         proj_hidden: hidden width of the projection MLPs into the text space.
         family: the model family, "fgsgl" (or "clip_mg").
-        trust_remote_code: allow the backbone checkpoint's own code (InternVL).
         gradient_checkpointing: trade compute for memory in the backbone.
+        trainable_mlp: which MLPs train fully beside LoRA: "heads", "vit_mlp",
+            "projector" (InternVL's), "all" or "auto" (projector where there is one).
         tau: temperature of the InfoNCE losses.
         lambda_cp: weight of L_cp (class-prototype alignment).
         cp_a: train L_cp at all (off in the no_cp_a variant).
@@ -88,6 +91,7 @@ def train_stage1(
         texts=texts.path,
         out=model.path,
         out_uri=model.uri,
+        weights=backbone_weights.path,
         params=params,
         deepspeed=deepspeed,
     )
@@ -97,6 +101,7 @@ def train_stage1(
 def train_stage2(
     frames: Input[Dataset],
     texts: Input[Dataset],
+    backbone_weights: Input[Artifact],
     model: Output[Model],
     seed: int,
     backbone: str,
@@ -108,8 +113,8 @@ def train_stage2(
     lora_dropout: float,
     proj_hidden: int,
     family: str,
-    trust_remote_code: bool,
     gradient_checkpointing: bool,
+    trainable_mlp: str,
     tau: float,
     lambda_cp: float,
     lambda_fg: float,
@@ -128,6 +133,7 @@ def train_stage2(
     grad_accum: int,
     augment: bool,
     precision: str,
+    selection: str,
     deepspeed: str = "off",
     init: Input[Model] = None,
 ) -> None:
@@ -138,6 +144,7 @@ def train_stage2(
     Args:
         frames: the frames artifact.
         texts: the texts artifact (t_fg per clip, or t_c with text_granularity "class").
+        backbone_weights: the backbone's fetched checkpoint (fetch-backbone).
         model: the best-validation model (docs/artifacts.md "model").
         seed: seed of every random source (data order, augmentation, initialisation).
         backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
@@ -150,8 +157,9 @@ def train_stage2(
         lora_dropout: LoRA dropout.
         proj_hidden: hidden width of the projection MLPs into the text space.
         family: the model family, "fgsgl" (or "clip_mg").
-        trust_remote_code: allow the backbone checkpoint's own code (InternVL).
         gradient_checkpointing: trade compute for memory in the backbone.
+        trainable_mlp: which MLPs train fully beside LoRA: "heads", "vit_mlp",
+            "projector" (InternVL's), "all" or "auto" (projector where there is one).
         tau: temperature of the InfoNCE losses.
         lambda_cp: weight of L_cp (class-prototype alignment).
         lambda_fg: weight of L_fg (fine-grained semantic alignment).
@@ -170,6 +178,8 @@ def train_stage2(
         grad_accum: steps accumulated per optimiser step.
         augment: light augmentation of the training clips.
         precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32".
+        selection: model selection by the best validation top-1 of this "stage", or of the
+            whole "run" (the stage-1 model is kept when no stage-2 epoch beats it).
         deepspeed: "off", "on" or a DeepSpeed config file in the image.
         init: the stage-1 model; absent without ML-CO.
     """
@@ -183,6 +193,7 @@ def train_stage2(
         out=model.path,
         out_uri=model.uri,
         init=init.path if init is not None else None,
+        weights=backbone_weights.path,
         params=params,
         deepspeed=deepspeed,
     )

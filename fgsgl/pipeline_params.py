@@ -30,8 +30,8 @@ TRAIN_KEYS: dict[str, str] = {
     "lora_dropout": "model.lora_dropout",
     "proj_hidden": "model.proj_hidden",
     "family": "model.family",
-    "trust_remote_code": "model.trust_remote_code",
     "gradient_checkpointing": "model.gradient_checkpointing",
+    "trainable_mlp": "model.trainable_mlp",
     "tau": "loss.tau",
     "lambda_cp": "loss.lambda_cp",
     "lambda_fg": "loss.lambda_fg",
@@ -50,6 +50,7 @@ TRAIN_KEYS: dict[str, str] = {
     "grad_accum": "optim.grad_accum",
     "augment": "data.augment",
     "precision": "precision",
+    "selection": "selection",
 }
 
 # Training config keys that are deliberately not run parameters, and why.
@@ -73,6 +74,7 @@ OTHER_PARAMETERS: dict[str, str] = {
     "text_pooling": "text encoding",
     "text_dtype": "text encoding",
     "text_trust_remote_code": "text encoding",
+    "weights_mirror": "the weights fetch steps",
     "deepspeed": "the training launcher (fgsgl train --deepspeed)",
     "eval_split": "evaluation",
     "prototype_weight": "evaluation",

@@ -54,13 +54,18 @@ def train_task(
     out_uri: str,
     params: Mapping[str, Any],
     init: str | None = None,
+    weights: str | None = None,
     deepspeed: str = DEEPSPEED_OFF,
 ) -> dict[str, Any]:
     """Train one stage as a pipeline task: resumable across pod retries, on every local GPU.
 
     `params` are the component's own parameters by name; the training ones become config
-    overrides (fgsgl.pipeline_params.TRAIN_KEYS), the rest are ignored.
+    overrides (fgsgl.pipeline_params.TRAIN_KEYS), the rest are ignored. `weights`: the
+    fetched backbone checkpoint (fgsgl.weights), used when it holds files.
     """
+    from fgsgl.weights import has_files
+
+    weights = weights if has_files(weights) else None
     overrides = training_overrides(params)
     ds = deepspeed_argument(deepspeed)
     with resumable_output(out, out_uri):
@@ -69,10 +74,19 @@ def train_task(
             if ds is None:
                 log.info("%d GPUs: training on DeepSpeed's default config (deepspeed=off)", gpus)
                 ds = ""
-            return _torchrun(gpus, stage, frames, texts, out, init, overrides, ds)
+            return _torchrun(gpus, stage, frames, texts, out, init, weights, overrides, ds)
         from fgsgl.train.run import train
 
-        return train(frames, texts, out, stage=stage, init=init, overrides=overrides, deepspeed=ds)
+        return train(
+            frames,
+            texts,
+            out,
+            stage=stage,
+            init=init,
+            weights=weights,
+            overrides=overrides,
+            deepspeed=ds,
+        )
 
 
 def deepspeed_argument(value: str) -> str | None:
@@ -180,13 +194,14 @@ def _torchrun(
     texts: str,
     out: str,
     init: str | None,
+    weights: str | None,
     overrides: Mapping[str, Any],
     deepspeed: str,
 ) -> dict[str, Any]:
     """Run `fgsgl train --deepspeed` under torchrun, one process per GPU of this pod."""
     from fgsgl.artifacts import read_metadata
 
-    cmd = torchrun_command(gpus, stage, frames, texts, out, init, overrides, deepspeed)
+    cmd = torchrun_command(gpus, stage, frames, texts, out, init, weights, overrides, deepspeed)
     log.info("training on %d GPUs: %s", gpus, " ".join(cmd))
     subprocess.run(cmd, check=True, env=os.environ.copy())
     return read_metadata(out, "fgsgl.model")
@@ -199,6 +214,7 @@ def torchrun_command(
     texts: str,
     out: str,
     init: str | None,
+    weights: str | None,
     overrides: Mapping[str, Any],
     deepspeed: str,
 ) -> list[str]:
@@ -213,6 +229,8 @@ def torchrun_command(
     ]  # fmt: skip
     if init:
         cmd += ["--init", init]
+    if weights:
+        cmd += ["--weights", weights]
     for key, value in overrides.items():
         text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...")
         cmd += ["--set", f"{key}={text}"]

@@ -21,6 +21,7 @@ environment. kfp.local's temp folders go to ROOT/tmp (TMPDIR), not /tmp.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import logging
@@ -138,13 +139,15 @@ def run_local(
     plans = plan_runs(
         variants, settings=chosen, seeds=seeds, dataset=dataset_path, fingerprint=fingerprint
     )
-    check_keypoints(ds, plans)
+    from fgsgl.pipelines.preflight import check_runs
+
+    notes = check_runs(plans, ds)
     root = Path(root).resolve()
     for sub in ("cache", "runs", "logs", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     pipeline = compiled_pipeline(root / "pipeline.yaml", options or LOCAL_OPTIONS)
 
-    result = LocalResult(root=root, runs=[])
+    result = LocalResult(root=root, runs=[], notes=[f"note: {n}" for n in notes])
     with task_environment(root / "tmp"):
         for i, plan in enumerate(plans, 1):
             echo(f"run-local: {plan.name} ({i}/{len(plans)})")
@@ -158,26 +161,6 @@ def run_local(
         result.compare = _compare(evaluations, root / "compare")
     _write_summary(result, started)
     return result
-
-
-def check_keypoints(ds: Any, plans: list[PlannedRun]) -> None:
-    """Before any run starts: the runs whose model family reads keypoints (CLIP-MG) need
-    them for every clip of the dataset; one error naming the runs and the clips."""
-    from fgsgl.model import family_class
-
-    runs = [p.name for p in plans if family_class(p.arguments["family"]).needs_keypoints]
-    missing = ds.manifest.loc[ds.manifest["keypoints"].isna(), "clip_id"].astype(str).tolist()
-    if runs and missing:
-        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-        raise FgsglError(
-            f"run(s) {', '.join(runs)} need per-frame keypoints, and {len(missing)} of "
-            f"{len(ds.manifest)} clips of {ds.root} have none: {shown}",
-            [
-                "SynthMG: generate it with `fgsgl synth --keypoints`; other datasets: a "
-                "keypoints column in the manifest naming each clip's .npy file (F, J, 2|3)",
-                "or leave those variants out (--variant full,no_fg_sa,...)",
-            ],
-        )
 
 
 def _compare(evaluations: list[str], out: Path) -> str:
@@ -260,6 +243,10 @@ def execute(
     )
     started = time.perf_counter()
     recorder = TaskRecorder(record, lambda t: echo(_progress_line(record.name, t)))
+    # kfp.local indents print() while a task runs by swapping builtins.print; two tasks
+    # running at once (the fetch steps beside extraction) restore each other's swaps in
+    # the wrong order and leave it indented for good: put back the one of before the run
+    real_print = builtins.print
     try:
         with recorder, _captured_output(Path(record.log), show_logs):
             call()
@@ -267,6 +254,8 @@ def execute(
     except RuntimeError as e:  # kfp.local: "Pipeline ... finished with status FAILURE ..."
         record.status = "failed"
         echo(f"run-local: {record.name} failed: {_plain(str(e))}")
+    finally:
+        builtins.print = real_print
     record.seconds = round(time.perf_counter() - started, 3)
     record.directory = recorder.directory or str(pipeline_root)
     record.save()

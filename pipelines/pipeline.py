@@ -1,8 +1,13 @@
 """The FG-SGL pipeline: one pipeline function, the ablation variants as its parameters.
 
-    extract-frames ─┬─ encode-text ─┐
-                    └───────────────┴─ ml_co? ─ train-stage1 ─ train-stage2 ─ evaluate
-                                            └── train-stage2 (one stage) ──── evaluate
+    fetch-text-encoder ─ encode-text ─┐
+    extract-frames ───────────────────┴─ ml_co? ─ train-stage1 ─ train-stage2 ─ evaluate
+    fetch-backbone ──── (training, evaluation) └── train-stage2 (one stage) ─── evaluate
+
+The fetch steps copy a pinned checkpoint (e.g. InternVL2.5-8B's vision shards, its language
+model's shards) into an artifact once per name, from the hub or `weights_mirror`; the GPU
+tasks read it instead of downloading 16 GB each (fgsgl.weights). For tiny-clip and minilm
+they write an empty artifact in a second.
 
 Wiring by name: every run parameter reaches exactly the components whose signature has a
 parameter of the same name (`_task`). A task's cache key therefore holds only what its step
@@ -35,6 +40,8 @@ from fgsgl.components import (
     encode_text,
     evaluate,
     extract_frames,
+    fetch_backbone,
+    fetch_text_encoder,
     images,
     merge_frames,
     train_stage1,
@@ -43,7 +50,7 @@ from fgsgl.components import (
 
 PIPELINE_NAME = "fgsgl"
 GPU_STEPS = ("train", "text", "evaluate")
-ARTIFACT_NAMES = ("frames", "texts", "model", "init", "parts", "evaluation")
+ARTIFACT_NAMES = ("frames", "texts", "model", "init", "parts", "evaluation", "weights")
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,8 @@ def _define(options: BuildOptions) -> Any:
         text_pooling: str = "",
         text_dtype: str = "",
         text_trust_remote_code: bool = False,
+        # the weights fetch steps: "" = the Hugging Face hub, else a folder / gs:// mirror
+        weights_mirror: str = "",
         # training (fgsgl.train.config; fgsgl.pipeline_params.TRAIN_KEYS)
         seed: int = 0,
         backbone: str = "tiny-clip",
@@ -153,8 +162,8 @@ def _define(options: BuildOptions) -> Any:
         lora_dropout: float = 0.05,
         proj_hidden: int = 512,
         family: str = "fgsgl",
-        trust_remote_code: bool = False,
         gradient_checkpointing: bool = False,
+        trainable_mlp: str = "auto",
         tau: float = 0.07,
         lambda_cp: float = 1.0,
         lambda_fg: float = 1.0,
@@ -169,6 +178,7 @@ def _define(options: BuildOptions) -> Any:
         grad_accum: int = 1,
         augment: bool = True,
         precision: str = "auto",
+        selection: str = "stage",
         deepspeed: str = "off",
         # evaluation
         eval_split: str = "test",
@@ -185,8 +195,10 @@ def _define(options: BuildOptions) -> Any:
         place = functools.partial(_place, p=p, options=options)
 
         frames = extraction(p, options)
-        texts = place(_task(encode_text, p), "text").outputs["texts"]
-        inputs = {"frames": frames, "texts": texts}
+        text_weights = place(_task(fetch_text_encoder, p), "fetch").outputs["weights"]
+        backbone_weights = place(_task(fetch_backbone, p), "fetch").outputs["weights"]
+        texts = place(_task(encode_text, p, text_weights=text_weights), "text").outputs["texts"]
+        inputs = {"frames": frames, "texts": texts, "backbone_weights": backbone_weights}
 
         with dsl.If(ml_co == True, name="two-stage"):  # noqa: E712 - a KFP condition
             stage1 = place(_task(train_stage1, p, **inputs), "train")

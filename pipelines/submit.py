@@ -58,14 +58,20 @@ def submit(
     experiment: str = DEFAULT_EXPERIMENT,
     options: BuildOptions | None = None,
     dry_run: bool = False,
-    echo: Callable[[str], None] = print,
+    notes: Sequence[str] = (),
+    echo: Callable[[str], None] | None = None,
 ) -> list[SubmittedRun]:
-    """Create one KFP run per plan (or, with dry_run, only say which runs it would create)."""
+    """Create one KFP run per plan (or, with dry_run, only say which runs it would create).
+    `notes`: what the planning checks found worth saying (fgsgl.pipelines.preflight).
+    `echo` defaults to the print of the moment of the call: kfp.local swaps builtins.print
+    for an indenting one while it runs a task, and a module imported then would keep it."""
+    echo = echo or print
     with tempfile.TemporaryDirectory(prefix="fgsgl-submit-") as tmp:
         package = compile_pipeline(Path(tmp) / f"{PIPELINE_NAME}.yaml", options=options)
         version = f"{PIPELINE_NAME}-{__version__}-{content_hash(package)[:10]}"
         if dry_run:
-            return _dry_run(plans, host, namespace, experiment, version, echo)
+            steps = pipeline_steps(package)
+            return _dry_run(plans, host, namespace, experiment, version, steps, notes, echo)
         client = _client(host, namespace)
         ui = _ui_prefix(client)
         try:
@@ -100,8 +106,12 @@ def _dry_run(
     namespace: str | None,
     experiment: str,
     version: str,
+    steps: list[str],
+    notes: Sequence[str],
     echo: Callable[[str], None],
 ) -> list[SubmittedRun]:
+    from fgsgl.pipelines.preflight import epoch_budget
+
     defaults = parameter_defaults()
     echo(f"dry run: nothing sent to {host or 'the cluster of the kube config'}")
     where = f" in namespace {namespace!r}" if namespace else ""
@@ -117,7 +127,36 @@ def _dry_run(
         rest = " ".join(f"{k}={json.dumps(changed[k])}" for k in sorted(changed) if k not in shown)
         head = f"variant={plan.variant} seed={plan.arguments.get('seed')}"
         echo(f"  {plan.name}: {head} {rest}".rstrip())
+        echo(f"    training: {epoch_budget(plan.arguments)}")
+    echo(f"steps: {', '.join(steps)}")
+    for note in notes:
+        echo(f"weights: {note}")
     return [SubmittedRun(p.name, None, None, p.arguments) for p in plans]
+
+
+def pipeline_steps(package: Path) -> list[str]:
+    """The task names of a compiled pipeline (sub-DAGs opened), each after the tasks it
+    depends on."""
+    import yaml
+
+    spec = next(yaml.safe_load_all(package.read_text()))
+    after: dict[str, set[str]] = {}
+
+    def walk(dag: dict[str, Any], outer: set[str]) -> None:
+        for name, task in dag.get("tasks", {}).items():
+            component = spec["components"].get(task["componentRef"]["name"], {})
+            needs = set(task.get("dependentTasks", [])) | outer
+            if "dag" in component:
+                walk(component["dag"], needs)
+            else:
+                after[name] = needs
+
+    walk(spec["root"]["dag"], set())
+    order: list[str] = []
+    while len(order) < len(after):
+        ready = sorted(n for n, deps in after.items() if n not in order and deps <= set(order))
+        order += ready or sorted(set(after) - set(order))  # a condition's own name: no task
+    return order
 
 
 def content_hash(package: Path) -> str:

@@ -11,20 +11,28 @@ import pytest
 
 from fgsgl.components import STEPS
 
+WEIGHTS = {"backbone_weights": "system.Artifact"}
 ARTIFACTS = {
+    "fetch_backbone": ({}, {"weights": "system.Artifact"}),
+    "fetch_text_encoder": ({}, {"weights": "system.Artifact"}),
     "extract_frames": ({}, {"frames": "system.Dataset"}),
     "merge_frames": ({"parts": "system.Dataset"}, {"frames": "system.Dataset"}),
-    "encode_text": ({}, {"texts": "system.Dataset"}),
+    "encode_text": ({"text_weights": "system.Artifact"}, {"texts": "system.Dataset"}),
     "train_stage1": (
-        {"frames": "system.Dataset", "texts": "system.Dataset"},
+        {"frames": "system.Dataset", "texts": "system.Dataset", **WEIGHTS},
         {"model": "system.Model"},
     ),
     "train_stage2": (
-        {"frames": "system.Dataset", "texts": "system.Dataset", "init": "system.Model"},
+        {"frames": "system.Dataset", "texts": "system.Dataset", "init": "system.Model", **WEIGHTS},
         {"model": "system.Model"},
     ),
     "evaluate": (
-        {"frames": "system.Dataset", "model": "system.Model", "texts": "system.Dataset"},
+        {
+            "frames": "system.Dataset",
+            "model": "system.Model",
+            "texts": "system.Dataset",
+            **WEIGHTS,
+        },
         {
             "evaluation": "system.Artifact",
             "metrics": "system.Metrics",

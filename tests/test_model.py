@@ -136,7 +136,9 @@ def test_config_lists_every_problem_at_once():
     text = str(e.value)
     for field in ("backbone", "temporal_pool", "lora_rank", "lora_dropout", "family", "mid_layer"):
         assert f"model.{field}" in text
-    assert "tiny-clip[:SPEC], clip:<path-or-id>, internvl:<path-or-id>" in text
+    assert (
+        "tiny-clip[:SPEC], clip:<path-or-id>[@REVISION], internvl:<path-or-id>[@REVISION]" in text
+    )
     assert ModelConfig().problems() == []
 
 
@@ -197,17 +199,17 @@ def test_from_dict_refuses_unknown_keys_and_lists_valid_ones():
 class LinearProbe(nn.Module):
     """A second family, built from the shared backbone and heads: what issue 9 plugs in."""
 
-    def __init__(self, cfg, *, num_classes, text_dim):
+    def __init__(self, cfg, *, num_classes, text_dim, ctx=None):
         super().__init__()
         self.config = cfg
-        self.backbone = build_backbone(cfg)
+        self.backbone = build_backbone(cfg, ctx)
         self.heads = nn.ModuleDict(
             {"proj": ProjectionMLP(self.backbone.hidden_size, cfg.proj_hidden, num_classes)}
         )
 
     @classmethod
-    def from_config(cls, cfg, *, num_classes, text_dim):
-        return cls(cfg, num_classes=num_classes, text_dim=text_dim)
+    def from_config(cls, cfg, *, num_classes, text_dim, ctx=None):
+        return cls(cfg, num_classes=num_classes, text_dim=text_dim, ctx=ctx)
 
     def forward(self, pixel_values):
         b, t = pixel_values.shape[:2]

@@ -74,7 +74,9 @@ def test_clip_features_are_its_pooler_and_the_mid_layer(checkpoints):
 
 @pytest.mark.parametrize("name", ["internvl_vision", "internvl_full"])
 def test_internvl_features_are_patch_means(checkpoints, name):
-    model = build(f"internvl:{checkpoints[name]}").eval()
+    """Without InternVL's projector in the model (trainable_mlp heads), f_high is the
+    tower's own mean of patch tokens (tests/test_internvl_layouts.py: with it)."""
+    model = build(f"internvl:{checkpoints[name]}", trainable_mlp="heads").eval()
     images = pixels().flatten(0, 1)
     with torch.no_grad():
         f_mid, f_high = model.backbone(images)
@@ -102,7 +104,7 @@ def test_lora_on_attention_projections_only_and_the_count_is_logged(
 ):
     kind = "clip" if name == "clip" else "internvl"
     with caplog.at_level(logging.INFO, logger="fgsgl.model"):
-        model = build(f"{kind}:{checkpoints[name]}")
+        model = build(f"{kind}:{checkpoints[name]}", trainable_mlp="heads")
     lora = [n for n, p in model.named_parameters() if p.requires_grad and "lora_" in n]
     wrapped = {n.split(".lora_")[0].rsplit(".", 1)[1] for n in lora}
     assert wrapped == targets
@@ -141,23 +143,19 @@ def test_optimiser_steps_change_lora_and_heads_and_leave_the_backbone_bit_identi
             assert torch.equal(p, before[n]), f"frozen {n} changed"
 
 
-def test_remote_code_internvl_needs_the_flag(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "internvl_chat"}))
-    with pytest.raises(FgsglError, match="trust_remote_code=true"):
-        build(f"internvl:{tmp_path}")
-
-
 def test_unusable_checkpoints_are_refused_clearly(tmp_path, checkpoints):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(FgsglError, match="model_type 'bert'"):
         build(f"internvl:{tmp_path}")
-    with pytest.raises(FgsglError, match="neither a local folder nor"):
+    with pytest.raises(FgsglError, match="no such model folder"):
         build(f"internvl:{tmp_path / 'missing'}")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FgsglError, match=r"no config\.json"):
         build(f"internvl:{tmp_path / 'empty'}")
-    with pytest.raises(FgsglError, match="cannot load a CLIP vision tower"):
+    with pytest.raises(FgsglError, match="no such model folder"):
         build(f"clip:{tmp_path / 'missing'}")
+    with pytest.raises(FgsglError, match="model_type 'bert'; expected 'clip'"):
+        build(f"clip:{tmp_path}")
     # a CLIP checkpoint is not an InternVL one
     with pytest.raises(FgsglError, match="model_type 'clip'"):
         build(f"internvl:{checkpoints['clip']}")

@@ -146,6 +146,8 @@ def test_stage1_sits_under_ml_co_and_each_task_gets_only_what_it_reads(compiled:
         "text_dtype",
         "text_trust_remote_code",
     }
+    assert params("fetch-backbone") == {"backbone", "weights_mirror"}
+    assert params("fetch-text-encoder") == {"text_encoder", "weights_mirror"}
     stage1 = params("train-stage1")
     assert not stage1 & {"fg_sa", "text_granularity", "lambda_fg", "stage2_epochs", "stage2_lr"}
     assert not stage1 & {"variant", "dataset", "dataset_fingerprint", "ml_co"}
@@ -154,6 +156,7 @@ def test_stage1_sits_under_ml_co_and_each_task_gets_only_what_it_reads(compiled:
     assert stage2 == stage1 | {"fg_sa", "ml_co", "text_granularity", "lambda_fg"} | {
         "stage2_epochs",
         "stage2_lr",
+        "selection",
     }
     assert params("train-stage2-2") == stage2  # the one-stage branch
     assert params("evaluate") == {"variant", "eval_split", "prototype_weight"}
@@ -179,7 +182,8 @@ def test_stage_parameters_match_the_trainers_own_statement_of_what_a_stage_reads
         (train_stage1, 1, {"ablation.ml_co"}),
         (train_stage2, 2, set()),
     ):
-        names = set(component.component_spec.inputs) - {"frames", "texts", "init", "deepspeed"}
+        artifacts = {"frames", "texts", "init", "backbone_weights", "deepspeed"}
+        names = set(component.component_spec.inputs) - artifacts
         keys = {TRAIN_KEYS[n] for n in names}
         # stage 1 only runs with ML-CO on, so ml_co is not one of its inputs
         assert keys == set(stage_keys(full, stage)) - always, stage

@@ -2,12 +2,14 @@
 kfp.local with its cache, what runs cold and warm, what a changed setting or manifest
 reruns, the compiled YAML run back, and `fgsgl rerun` of the evaluation.
 
-Cold, FG-SGL's five variants are exactly 14 task executions: 1 extraction, 1 text encoding,
+Cold, FG-SGL's five variants are exactly 16 task executions: the 2 weights fetches (backbone
+and text encoder, empty artifacts for tiny-clip and minilm), 1 extraction, 1 text encoding,
 2 stage-1 trainings (full, no_fg_sa and class_text share one; no_cp_a has its own; no_ml_co
 has none), 5 stage-2 trainings and 5 evaluations. clip_mg after them is 2 more (its one
-training stage and its evaluation): it shares their extraction and text encoding.
+training stage and its evaluation): it shares their fetches, extraction and text encoding.
 """
 
+import builtins
 import json
 import re
 import shutil
@@ -30,8 +32,17 @@ TINY = {  # the smallest run that still trains and evaluates every step
     "optim.batch_size": 4,
     "model.proj_hidden": 32,
 }
-COLD = {"extract_frames": 1, "encode_text": 1, "train_stage1": 2, "train_stage2": 5, "evaluate": 5}
+FETCH = {"fetch_backbone": 1, "fetch_text_encoder": 1}
+COLD = {
+    **FETCH,
+    "extract_frames": 1,
+    "encode_text": 1,
+    "train_stage1": 2,
+    "train_stage2": 5,
+    "evaluate": 5,
+}
 ABLATIONS = ["full", "no_fg_sa", "no_cp_a", "no_ml_co", "class_text"]
+PRINT = builtins.print  # kfp.local swaps it while tasks run; run-local must put it back
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +78,9 @@ def by_run(result: LocalResult) -> dict[str, dict[str, str]]:
     return {r.name: {t.step: t.status for t in r.tasks} for r in result.runs}
 
 
-def test_cold_run_of_the_five_ablations_executes_14_tasks(cold: LocalResult, root: Path) -> None:
+def test_cold_run_of_the_five_ablations_executes_16_tasks(cold: LocalResult, root: Path) -> None:
     assert [r.name for r in cold.runs] == ABLATIONS
-    assert len(cold.executions) == 14
+    assert len(cold.executions) == 16
     assert cold.executed_steps() == Counter(COLD)
     status = by_run(cold)
     assert status["full"] == dict.fromkeys(COLD, "executed")
@@ -91,8 +102,9 @@ def test_cold_run_of_the_five_ablations_executes_14_tasks(cold: LocalResult, roo
         assert all(0.0 <= v <= 1.0 for v in metrics.values())
     assert Path(cold.compare).is_file()
     summary = json.loads((root / "summary.json").read_text())
-    assert summary["executions"] == 14
+    assert summary["executions"] == 16
     assert not list((root / "tmp").glob("tmp.*"))  # kfp's temp folders went to ROOT/tmp
+    assert builtins.print is PRINT  # not left indented by tasks that ran side by side
 
 
 def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult) -> None:
@@ -100,7 +112,7 @@ def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult) -> N
     saved = json.loads((Path(full.directory) / "run.json").read_text())
     assert saved["variant"] == "full" and saved["status"] == "succeeded"
     evaluate = full.task("evaluate")
-    assert set(evaluate.artifacts) == {"frames", "model", "texts"}
+    assert set(evaluate.artifacts) == {"frames", "model", "texts", "backbone_weights"}
     assert evaluate.parameters == {"variant": "full", "eval_split": "test", "prototype_weight": 0.0}
     metrics_file = json.loads(Path(evaluate.outputs["metrics"]).read_text())
     assert metrics_file == pytest.approx(full.metrics())
@@ -111,7 +123,7 @@ def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult) -> N
     assert [r["row"] for r in confusion["rows"]] == ev["matrix"]
     assert Path(evaluate.outputs["report"]).read_text().startswith("#")
     report = cold.report()
-    assert "14 of 24 tasks executed" in report
+    assert "16 of 34 tasks executed" in report
     assert re.search(r"^no_fg_sa\s+train-stage1\s+cached\s+-\s+runs/full/", report, re.M)
 
 
@@ -122,8 +134,9 @@ def test_clip_mg_shares_extraction_and_texts_and_ends_with_metrics(
     assert clip_mg.executed_steps() == Counter({"train_stage2": 1, "evaluate": 1})
     status = by_run(clip_mg)["clip_mg"]
     assert status["extract_frames"] == status["encode_text"] == "cached"
+    assert status["fetch_backbone"] == status["fetch_text_encoder"] == "cached"
     assert "train_stage1" not in status  # one stage: the ml_co=false path
-    for step in ("extract_frames", "encode_text"):
+    for step in ("fetch_backbone", "extract_frames", "encode_text"):
         assert run.task(step).outputs == cold.runs[0].task(step).outputs
     model = json.loads(
         (Path(run.task("train_stage2").outputs["model"]) / "metadata.json").read_text()
@@ -180,7 +193,8 @@ def test_seeds_multiply_only_the_seed_dependent_tasks(
     # seed 0 is the cold run's own (the default seed); seed 1 trains and evaluates anew
     # while extraction and text encoding come from the cache
     assert by_run(seeded)["full-seed0"] == dict.fromkeys(
-        ["extract_frames", "encode_text", "train_stage1", "train_stage2", "evaluate"], "cached"
+        [*FETCH, "extract_frames", "encode_text", "train_stage1", "train_stage2", "evaluate"],
+        "cached",
     )
     assert seeded.executed_steps() == Counter({"train_stage1": 1, "train_stage2": 1, "evaluate": 1})
     assert seeded.runs[0].metrics() == cold.runs[0].metrics()  # same seed, same metrics
@@ -222,7 +236,8 @@ def test_the_compiled_yaml_loaded_back_is_the_pipeline_that_ran(
             echo=print,
         )
     assert record.status == "succeeded"
-    assert [t.status for t in record.tasks] == ["cached"] * 5
+    # the two fetches, extraction, text encoding, two stages, evaluation
+    assert [t.status for t in record.tasks] == ["cached"] * 7
     assert record.metrics() == cold.runs[2].metrics()
 
 
@@ -240,7 +255,7 @@ def test_rerun_evaluation_from_an_earlier_run(
     assert meta["model"] == cold.runs[0].task("train_stage2").outputs["model"]
 
 
-def test_a_changed_manifest_invalidates_everything(
+def test_a_changed_manifest_invalidates_everything_that_reads_the_dataset(
     cold: LocalResult, dataset: Path, root: Path, tmp_path: Path
 ) -> None:
     changed = tmp_path / "ds"
@@ -249,7 +264,8 @@ def test_a_changed_manifest_invalidates_everything(
     manifest.loc[0, "clip_id"] = "renamed-clip"
     manifest.to_csv(changed / "manifest.csv", index=False)
     result = run_local(changed, "full", root, TINY, echo=lambda line: None)
-    assert [t.status for t in result.runs[0].tasks] == ["executed"] * 5
+    status = {t.step: t.status for t in result.runs[0].tasks}
+    assert status == {**dict.fromkeys(COLD, "executed"), **dict.fromkeys(FETCH, "cached")}
 
 
 def test_a_failing_task_is_one_clear_error_and_keeps_what_was_done(

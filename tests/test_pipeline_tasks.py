@@ -74,9 +74,9 @@ def test_the_torchrun_command_carries_the_same_config() -> None:
     }  # fmt: skip
     overrides = training_overrides(params)
     assert overrides["model.mid_layer"] is None and "frames" not in overrides
-    cmd = torchrun_command(4, 2, "F", "T", "O", "I", overrides, "")
+    cmd = torchrun_command(4, 2, "F", "T", "O", "I", "W", overrides, "")
     assert cmd[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4", "-m"]
     assert cmd[6:13] == ["fgsgl", "train", "F", "T", "O", "--stage", "2"]
-    assert cmd[13:15] == ["--init", "I"] and cmd[-1] == "--deepspeed"
+    assert cmd[13:17] == ["--init", "I", "--weights", "W"] and cmd[-1] == "--deepspeed"
     sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
     assert load_config(overrides=parse_overrides(sets)) == load_config(overrides=overrides)

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import pandas as pd
 import pytest
 import yaml
+from dataset_helpers import planning_dataset
 
+from fgsgl import __version__
 from fgsgl.cli import main
 
 TOKEN = "s3cret-token-value"
@@ -149,22 +150,9 @@ def kfp_server() -> Iterator[tuple[str, FakeKfp]]:
 
 @pytest.fixture
 def dataset(tmp_path: Path) -> Path:
-    """A valid dataset directory; submit only reads its tables and file stats."""
-    root = tmp_path / "ds"
-    (root / "videos").mkdir(parents=True)
-    rows = []
-    for i, split in enumerate(["train", "train", "val", "test"]):
-        (root / "videos" / f"c{i}.mp4").write_bytes(b"\x00" * (100 + i))
-        rows.append(
-            {"clip_id": f"c{i}", "video": f"videos/c{i}.mp4", "label": i % 2, "split": split}
-        )
-    classes = pd.DataFrame(
-        {"id": [0, 1], "name": ["touching neck", "rubbing eyes"], "description": ["", ""]}
-    )
-    from fgsgl.dataset import write_tables
-
-    write_tables(root, pd.DataFrame(rows), classes)
-    return root
+    """A valid dataset directory with keypoints (clip_mg reads them); submit only reads its
+    tables and file stats."""
+    return planning_dataset(tmp_path / "ds")
 
 
 @pytest.fixture(autouse=True)
@@ -194,7 +182,7 @@ def test_submit_creates_one_run_per_variant_in_one_experiment(
     assert [e["display_name"] for e in fake.experiments] == ["ablations"]
     assert [p["display_name"] for p in fake.pipelines] == ["fgsgl"]
     ours = fake.versions[-1]
-    assert ours["display_name"].startswith("fgsgl-0.2.0-")
+    assert ours["display_name"].startswith(f"fgsgl-{__version__}-")
     assert [r["display_name"] for r in fake.runs] == VARIANTS
     from fgsgl.dataset import load_dataset
 

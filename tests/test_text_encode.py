@@ -3,6 +3,7 @@ class view derived from the same rows, deterministic, and nothing written on bad
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 
@@ -17,6 +18,7 @@ from fgsgl.errors import FgsglError
 from fgsgl.text.bank import load_texts
 from fgsgl.text.encode import encode_texts, text_tables
 from fgsgl.text.encoders import build_encoder
+from fgsgl.text.templates import ATTRIBUTES, FG_TEMPLATES, fg_text
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,12 @@ def test_artifact_round_trips(artifact, dataset, bert):
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["kind"] == "fgsgl.texts" and meta["normalization"] == "l2"
     assert meta["pooling"] == "mean" and meta["dim"] == 32 and meta["dtype"] == "float32"
-    assert meta["counts"] == {"clips": 24, "unique_fg": 6, "classes": 3, "encoded": 9}
+    assert {k: meta["counts"][k] for k in ("clips", "unique_fg", "classes", "encoded")} == {
+        "clips": 24,
+        "unique_fg": 6,
+        "classes": 3,
+        "encoded": 9,
+    }
     assert meta["encoder_revision"] == summary["encoder_revision"]
     assert list(meta["encoder_files"]) == ["model.safetensors"]
     assert bank.embeddings.dtype == np.float32 and bank.embeddings.shape == (9, 32)
@@ -85,6 +92,80 @@ def test_artifact_round_trips(artifact, dataset, bert):
     expected = build_encoder(bert).encode(list(bank.texts["text"]))
     np.testing.assert_allclose(bank.embeddings, expected, atol=1e-6)
     assert list(bank.clips["clip_id"][:2]) == ["0000", "0001"]  # ids stay strings
+
+
+def _one_template(manifest: pd.DataFrame) -> list[str]:
+    """Every clip's attributes through FG_TEMPLATES[0], by hand."""
+    return [
+        FG_TEMPLATES[0].format(
+            initiator=f"the {r.initiator}",
+            receiver=f"the {r.receiver}",
+            direction=r.direction,
+            motion=r.motion,
+        )
+        for r in manifest.itertuples()
+    ]
+
+
+def test_geometry_by_hand(artifact, dataset, bert):
+    """Every number from the artifact's own embeddings, pair by pair; the one-template
+    texts encoded here by hand with the same encoder."""
+    out, summary = artifact
+    bank = load_texts(out)
+    g = bank.meta["geometry"]
+    assert summary["geometry"] == g and summary["pooling"] == bank.meta["pooling"] == "mean"
+    m = load_dataset(dataset).manifest
+    ids, labels = list(m["clip_id"]), m["label"].to_numpy()
+    rows = bank.rows(ids)
+    fg = bank.embeddings[rows].astype(np.float64)
+    one_texts = _one_template(m)
+    assert one_texts[0] == fg_text(dict(m.loc[0, list(ATTRIBUTES)]), template=0)
+    one = build_encoder(bert).encode(one_texts).astype(np.float64)
+    same, distinct, different, same_one = [], [], [], []
+    for i, j in itertools.combinations(range(len(ids)), 2):
+        if labels[i] == labels[j]:
+            same.append(fg[i] @ fg[j])
+            same_one.append(one[i] @ one[j])
+            if rows[i] != rows[j]:
+                distinct.append(fg[i] @ fg[j])
+        else:
+            different.append(fg[i] @ fg[j])
+    classes = bank.class_embeddings()[labels]
+    assert g["same_class_cos"] == pytest.approx(np.mean(same), abs=1e-5)
+    assert g["same_class_distinct_cos"] == pytest.approx(np.mean(distinct), abs=1e-5)
+    assert g["different_class_cos"] == pytest.approx(np.mean(different), abs=1e-5)
+    assert g["fg_to_class_cos"] == pytest.approx(np.mean((fg * classes).sum(1)), abs=1e-5)
+    # 2 hands per class: 2 distinct texts in each of the 3 classes
+    assert g["unique_fg_per_class"] == {"min": 2, "mean": 2.0, "max": 2, "per_class": [2, 2, 2]}
+    spread, spread_one = 1 - np.mean(same), 1 - np.mean(same_one)
+    assert g["within_class_spread"] == pytest.approx(spread, abs=1e-5)
+    assert g["within_class_spread_one_template"] == pytest.approx(spread_one, abs=1e-5)
+    assert g["template_share"] == pytest.approx((spread - spread_one) / spread, abs=1e-4)
+    # only the one-template texts that are not rows already were encoded, and not written
+    extra = set(one_texts) - set(bank.texts["text"])
+    assert bank.meta["counts"]["geometry_encoded"] == len(extra) > 0
+    assert not extra & set(bank.texts["text"])
+
+
+def test_geometry_of_hand_written_texts_has_no_template_share(bert, tmp_path, capsys):
+    manifest = pd.DataFrame(
+        {
+            "clip_id": ["a", "b", "c", "d"],
+            "video": ["a.mp4", "b.mp4", "c.mp4", "d.mp4"],
+            "label": [0, 0, 1, 2],
+            "split": ["train", "val", "test", "train"],
+            "fg_text": ["A person rubs an eye.", "A person rubs both eyes.", "NA", "NA"],
+        }
+    )
+    write_tables(tmp_path / "ds", manifest, CLASSES)
+    out = tmp_path / "out"
+    assert main(["encode-text", str(tmp_path / "ds"), str(out), "--encoder", bert]) == 0
+    g = load_texts(out).meta["geometry"]
+    assert g["template_share"] is None and g["within_class_spread_one_template"] is None
+    assert g["within_class_spread"] > 0 and g["unique_fg_per_class"]["per_class"] == [2, 1, 1]
+    assert load_texts(out).meta["counts"]["geometry_encoded"] == 0
+    printed = capsys.readouterr().out
+    assert "not computable (the texts do not all come from the four attributes)" in printed
 
 
 def test_class_view_is_derived_from_the_same_rows(artifact, dataset):
@@ -113,9 +194,17 @@ def test_rows_refuse_unknown_clips_and_granularities(artifact):
 def test_same_input_same_bytes(artifact, dataset, bert, tmp_path):
     out, _ = artifact
     again = tmp_path / "again"
-    encode_texts(str(dataset), str(again), encoder=bert, batch_size=7)
+    encode_texts(str(dataset), str(again), encoder=bert, batch_size=4)
     for name in ("texts.csv", "clips.csv", "embeddings.npy"):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
+    # another batch size pads differently: the same values, up to float rounding (~3e-8)
+    other = tmp_path / "other"
+    encode_texts(str(dataset), str(other), encoder=bert, batch_size=7)
+    for name in ("texts.csv", "clips.csv"):
+        assert (other / name).read_bytes() == (out / name).read_bytes(), name
+    np.testing.assert_allclose(
+        np.load(other / "embeddings.npy"), np.load(out / "embeddings.npy"), atol=1e-6
+    )
 
 
 def test_a_text_shared_by_a_clip_and_a_class_is_encoded_once(bert, tmp_path):
@@ -172,6 +261,8 @@ def test_bad_options_fail_before_anything_is_read(tmp_path):
         encode_texts(missing, str(tmp_path / "out"), batch_size=0)
     with pytest.raises(FgsglError, match="local folder"):
         encode_texts(missing, "gs://bucket/texts")
+    with pytest.raises(FgsglError, match="'internvl' takes --pooling"):
+        encode_texts(missing, str(tmp_path / "out"), encoder="internvl:org/m", pooling="cls")
     assert not (tmp_path / "out").exists()
 
 
@@ -196,7 +287,31 @@ def test_cli_writes_the_artifact(dataset, bert, tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert f"wrote {out}: 24 clips -> 6 unique fine-grained texts + 3 class texts, 32-d" in printed
-    assert load_texts(out).embeddings.shape == (9, 32)
+    bank = load_texts(out)
+    assert bank.embeddings.shape == (9, 32)
+    g = bank.meta["geometry"]
+    assert (
+        f"same class {g['same_class_cos']:.3f} (different texts "
+        f"{g['same_class_distinct_cos']:.3f}), different classes "
+        f"{g['different_class_cos']:.3f}, T_fg to its class text {g['fg_to_class_cos']:.3f}"
+    ) in printed
+    assert "unique fine-grained texts per class: min 2 / mean 2.0 / max 2" in printed
+    assert f"paraphrase templates make {g['template_share']:.0%} of the within-class" in printed
+
+
+def test_cli_pooling_is_checked_and_recorded(dataset, bert, tmp_path, capsys):
+    out = tmp_path / "last"
+    assert (
+        main(["encode-text", str(dataset), str(out), "--encoder", bert, "--pooling", "last"]) == 0
+    )
+    assert load_texts(out).meta["pooling"] == "last"
+    capsys.readouterr()
+    assert (
+        main(["encode-text", str(tmp_path / "none"), str(tmp_path / "o"), "--pooling", "cls"]) == 1
+    )
+    err = capsys.readouterr().err
+    assert "'minilm' takes --pooling mean, not cls" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_errors_are_one_clear_message(dataset, tmp_path, capsys):

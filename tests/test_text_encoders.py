@@ -12,13 +12,21 @@ import torch
 from text_helpers import (
     as_internvl_chat,
     remote_code_internvl,
+    remote_code_tokenizer,
     tiny_bert,
     tiny_internvl,
 )
 
 from fgsgl.errors import FgsglError
 from fgsgl.text import checkpoints
-from fgsgl.text.encoders import build_encoder, minilm_folder, parse_encoder_name, pool
+from fgsgl.text.encoders import (
+    build_encoder,
+    check_options,
+    minilm_folder,
+    parse_encoder_name,
+    pool,
+)
+from fgsgl.text.pooling import FAMILY_POOLINGS, POOLINGS
 
 # The sentence set of the sentence-transformers quick start (sbert.net), documented there
 # for all-MiniLM-L6-v2 as [[1.0000, 0.6660, 0.1046], [0.6660, 1.0000, 0.1411], ...]; the
@@ -77,9 +85,10 @@ def test_minilm_matches_sentence_transformers(minilm):
     np.testing.assert_allclose(ours, expected, atol=1e-4)
 
 
-def test_minilm_refuses_cls_pooling():
-    with pytest.raises(FgsglError, match=r"mean pooling.*hf:"):
-        build_encoder("minilm", pooling="cls")
+@pytest.mark.parametrize("how", ["cls", "mean_text", "last"])
+def test_minilm_refuses_any_pooling_but_mean(how):
+    with pytest.raises(FgsglError, match=rf"'minilm' takes --pooling mean, not {how}.*hf:"):
+        build_encoder("minilm", pooling=how)
 
 
 # ---------------------------------------------------------------- batching and pooling
@@ -95,12 +104,49 @@ def test_encode_keeps_input_order_and_does_not_depend_on_batching(minilm):
 
 
 def test_pool_by_hand():
-    hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
-    mask = torch.tensor([[1, 1, 0]])
-    assert pool(hidden, mask, "mean").tolist() == [[2.0, 3.0]]
-    assert pool(hidden, mask, "cls").tolist() == [[1.0, 2.0]]
+    # <s> a b <pad>, and <s> a b c: position 0 is a special token in both
+    hidden = torch.tensor(
+        [
+            [[10.0, 20.0], [3.0, 4.0], [5.0, 6.0], [100.0, 100.0]],
+            [[10.0, 20.0], [1.0, 1.0], [2.0, 2.0], [3.0, 0.0]],
+        ]
+    )
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
+    special = torch.tensor([[1, 0, 0, 1], [1, 0, 0, 0]])
+    assert pool(hidden, mask, "mean").tolist() == [[6.0, 10.0], [4.0, 5.75]]
+    assert pool(hidden, mask, "mean_text", special).tolist() == [[4.0, 5.0], [2.0, 1.0]]
+    assert pool(hidden, mask, "last").tolist() == [[5.0, 6.0], [3.0, 0.0]]
+    assert pool(hidden, mask, "cls").tolist() == [[10.0, 20.0], [10.0, 20.0]]
+    # left padding: the last real token is still the last one the mask marks
+    left = torch.tensor([[0, 1, 1, 1]])
+    assert pool(hidden[:1], left, "last").tolist() == [[100.0, 100.0]]
+    # a text of special tokens alone falls back to the mean over its real tokens
+    only = torch.tensor([[1, 1, 1, 0]])
+    assert pool(hidden[:1], mask[:1], "mean_text", only).tolist() == [[6.0, 10.0]]
+    with pytest.raises(ValueError, match="special-tokens mask"):
+        pool(hidden, mask, "mean_text")
     with pytest.raises(ValueError, match="pooling"):
         pool(hidden, mask, "max")
+
+
+def test_each_family_accepts_its_poolings_at_option_check_time():
+    """One clear error before any data or model is read (check_options loads nothing)."""
+    assert FAMILY_POOLINGS == {
+        "minilm": ("mean",),
+        "hf": ("mean", "mean_text", "last", "cls"),
+        "internvl": ("mean_text", "mean", "last"),
+    }
+    for family, name in (("minilm", "minilm"), ("hf", "hf:x"), ("internvl", "internvl:x")):
+        for how in POOLINGS:
+            if how in FAMILY_POOLINGS[family]:
+                assert check_options(name, pooling=how)[0] == family
+            else:
+                with pytest.raises(FgsglError, match=f"encoder '{family}' takes --pooling"):
+                    check_options(name, pooling=how)
+    with pytest.raises(FgsglError, match="BOS, whose state is the same for every text"):
+        check_options("internvl:/no/such/folder", pooling="cls")
+    with pytest.raises(FgsglError, match=r"pooling 'max': not one of mean, mean_text, last, cls"):
+        check_options("hf:x", pooling="max")
 
 
 # ---------------------------------------------------------------- hf:
@@ -113,16 +159,18 @@ def _bert_by_hand(folder, text: str, how: str) -> np.ndarray:
     batch = AutoTokenizer.from_pretrained(folder)(text, return_tensors="pt")
     with torch.no_grad():
         h = model(**batch).last_hidden_state[0]
-    v = h.mean(0) if how == "mean" else h[0]
+    # [CLS] text [SEP]: the text's own tokens are 1..n-2, [SEP] is the last
+    v = {"mean": h.mean(0), "mean_text": h[1:-1].mean(0), "last": h[-1], "cls": h[0]}[how]
     return (v / v.norm()).numpy()
 
 
-@pytest.mark.parametrize("how", ["mean", "cls"])
+@pytest.mark.parametrize("how", POOLINGS)
 def test_hf_encoder_pools_as_asked(bert_dir, how):
     enc = build_encoder(f"hf:{bert_dir}", pooling=how)
     assert enc.name == f"hf:{bert_dir}" and enc.dim == 32 and enc.pooling == how
-    got = enc.encode(TEXTS)
-    np.testing.assert_allclose(got[0], _bert_by_hand(bert_dir, TEXTS[0], how), atol=1e-5)
+    got = enc.encode(TEXTS, batch_size=4)  # padded to the longest: pads change nothing
+    for i, text in enumerate(TEXTS):
+        np.testing.assert_allclose(got[i], _bert_by_hand(bert_dir, text, how), atol=1e-5)
 
 
 def test_hf_default_pooling_follows_sentence_transformers_config(bert_dir, tmp_path):
@@ -134,6 +182,8 @@ def test_hf_default_pooling_follows_sentence_transformers_config(bert_dir, tmp_p
     assert build_encoder(f"hf:{bert_dir}").pooling == "mean"
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode": "cls"}))
     assert build_encoder(f"hf:{folder}").pooling == "cls"
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode": "lasttoken"}))
+    assert build_encoder(f"hf:{folder}").pooling == "last"
     assert build_encoder(f"hf:{folder}", pooling="mean").pooling == "mean"  # asked beats config
 
 
@@ -166,10 +216,14 @@ def test_hf_revision_hashes_the_weights(bert_dir, tmp_path):
 # ---------------------------------------------------------------- internvl:
 
 
-def _lm_by_hand(lm, tokenizer, text: str) -> np.ndarray:
+def _lm_by_hand(lm, tokenizer, text: str, how: str = "mean_text") -> np.ndarray:
+    """From the model's own hidden states: the tokenizer prepends <s> and appends nothing,
+    so the text's own tokens are positions 1..n and the last real token is position n."""
     ids = tokenizer(text, return_tensors="pt")["input_ids"]
+    assert ids[0, 0] == tokenizer.bos_token_id and ids[0, -1] != tokenizer.eos_token_id
     with torch.no_grad():
-        v = lm(input_ids=ids).last_hidden_state[0].mean(0)
+        h = lm(input_ids=ids).last_hidden_state[0]
+    v = {"mean_text": h[1:].mean(0), "mean": h.mean(0), "last": h[-1]}[how]
     return (v / v.norm()).numpy()
 
 
@@ -182,7 +236,7 @@ def internvl(tmp_path_factory):
 def test_internvl_uses_the_language_model_alone(internvl):
     folder, full = internvl
     enc = build_encoder(f"internvl:{folder}")
-    assert enc.dim == 32 and enc.pooling == "mean"
+    assert enc.dim == 32 and enc.pooling == "mean_text"  # the default for a causal LM
     names = [n for n, _ in enc.backbone.named_parameters()]
     assert not any("vision" in n or "projector" in n for n in names)
     lm = full.model.language_model
@@ -194,13 +248,48 @@ def test_internvl_uses_the_language_model_alone(internvl):
         np.testing.assert_allclose(got[i], _lm_by_hand(lm, enc.tokenizer, text), atol=1e-5)
 
 
-def test_internvl_text_does_not_depend_on_its_batch(internvl):
-    """Right padding: a causal model's real tokens never see the pads after them."""
+@pytest.mark.parametrize("how", ["mean_text", "mean", "last"])
+def test_internvl_pools_as_asked_from_its_own_hidden_states(internvl, how):
+    folder, full = internvl
+    enc = build_encoder(f"internvl:{folder}", pooling=how)
+    assert enc.pooling == how and enc.describe()["pooling"] == how
+    lm = full.model.language_model
+    assert enc.tokenizer.unk_token_id in enc.tokenizer(TEXTS[0])["input_ids"]  # ".": kept
+    got = enc.encode(TEXTS, batch_size=1)
+    for i, text in enumerate(TEXTS):
+        np.testing.assert_allclose(got[i], _lm_by_hand(lm, enc.tokenizer, text, how), atol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["mean_text", "mean", "last"])
+def test_internvl_text_does_not_depend_on_its_batch(internvl, how):
+    """Right padding: a causal model's real tokens never see the pads after them, and no
+    pooling reads a pad."""
     folder, _ = internvl
-    enc = build_encoder(f"internvl:{folder}")
+    enc = build_encoder(f"internvl:{folder}", pooling=how)
     alone = enc.encode(TEXTS[2:3])
     with_longer = enc.encode(TEXTS, batch_size=4)[2:3]
     np.testing.assert_allclose(with_longer, alone, atol=1e-5)
+
+
+def test_internvl_poolings_differ_and_the_bos_state_is_shared(internvl):
+    """Why mean_text: the BOS state is the same for every text, so it pulls means together."""
+    folder, full = internvl
+    enc = build_encoder(f"internvl:{folder}")
+    ids = enc.tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        h = full.model.language_model(**ids).last_hidden_state
+    torch.testing.assert_close(h[:, 0], h[:1, 0].expand_as(h[:, 0]))
+    means = {
+        how: build_encoder(f"internvl:{folder}", pooling=how).encode(TEXTS)
+        for how in ("mean_text", "mean", "last")
+    }
+    assert not np.allclose(means["mean_text"], means["mean"], atol=1e-3)
+    assert not np.allclose(means["mean_text"], means["last"], atol=1e-3)
+
+
+def test_internvl_refuses_cls_before_reading_the_model(tmp_path):
+    with pytest.raises(FgsglError, match=r"'internvl' takes --pooling mean_text \| mean \| last"):
+        build_encoder(f"internvl:{tmp_path / 'not-even-there'}", pooling="cls")
 
 
 def test_internvl_chat_layout_with_a_native_language_model_needs_no_remote_code(internvl, tmp_path):
@@ -211,17 +300,40 @@ def test_internvl_chat_layout_with_a_native_language_model_needs_no_remote_code(
     np.testing.assert_allclose(chat, native, atol=1e-6)
 
 
+def _fake_lm_by_hand(weights, ids: list[int]) -> np.ndarray:
+    """FakeLMModel's token states by hand, pooled mean_text: without the <s> at position 0."""
+    emb = weights["language_model.model.tok_embeddings.weight"][torch.tensor(ids)]
+    w, b = weights["language_model.model.proj.weight"], weights["language_model.model.proj.bias"]
+    v = torch.tanh(emb @ w.T + b)[1:].mean(0)
+    return (v / v.norm()).numpy()
+
+
 def test_internvl_remote_code_runs_only_when_trusted(tmp_path):
     weights = remote_code_internvl(tmp_path / "remote")
     with pytest.raises(FgsglError, match="--trust-remote-code"):
         build_encoder(f"internvl:{tmp_path / 'remote'}")
     enc = build_encoder(f"internvl:{tmp_path / 'remote'}", trust_remote_code=True)
     assert enc.dim == 16 and type(enc.backbone).__name__ == "FakeLMModel"
-    ids = enc.tokenizer(TEXTS[0], return_tensors="pt")["input_ids"][0]
-    emb = weights["language_model.model.tok_embeddings.weight"][ids]
-    w, b = weights["language_model.model.proj.weight"], weights["language_model.model.proj.bias"]
-    v = torch.tanh(emb @ w.T + b).mean(0)
-    np.testing.assert_allclose(enc.encode(TEXTS[:1])[0], (v / v.norm()).numpy(), atol=1e-5)
+    ids = enc.tokenizer(TEXTS[0])["input_ids"]
+    assert ids[0] == enc.tokenizer.bos_token_id
+    np.testing.assert_allclose(enc.encode(TEXTS[:1])[0], _fake_lm_by_hand(weights, ids), atol=1e-5)
+
+
+def test_internvl_mean_text_survives_internlm2s_misaligned_special_tokens_mask(tmp_path):
+    """InternVL2.5-8B's InternLM2Tokenizer is a slow remote-code tokenizer whose own
+    special-tokens mask has one entry more than its ids; mean_text reads the ids instead."""
+    folder = tmp_path / "remote"
+    weights = remote_code_internvl(folder)
+    remote_code_tokenizer(folder)
+    enc = build_encoder(f"internvl:{folder}", trust_remote_code=True)
+    assert type(enc.tokenizer).__name__ == "FakeLMTokenizer" and enc.pooling == "mean_text"
+    own = enc.tokenizer(TEXTS[0], return_special_tokens_mask=True)
+    assert len(own["special_tokens_mask"]) == len(own["input_ids"]) + 1  # the bug, reproduced
+    got = enc.encode(TEXTS, batch_size=4)  # right-padded with </s>: pads are special too
+    for i, text in enumerate(TEXTS):
+        ids = enc.tokenizer(text)["input_ids"]
+        assert ids[0] == enc.tokenizer.bos_token_id and enc.tokenizer.eos_token_id not in ids
+        np.testing.assert_allclose(got[i], _fake_lm_by_hand(weights, ids), atol=1e-5)
 
 
 def test_internvl_refuses_a_checkpoint_that_is_not_internvl(bert_dir):

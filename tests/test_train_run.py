@@ -126,6 +126,38 @@ def test_stage_2_continues_from_init_with_the_fine_grained_loss(env):
     assert meta["init"]["path"] == str(env["stage1"].resolve())
 
 
+def test_selection_over_the_whole_run_keeps_stage_1_when_stage_2_does_not_beat_it(env):
+    """selection=run: stage 2 must beat stage 1's best validation top-1 to replace it. With
+    a learning rate that wrecks the model, stage 2's artifact is the stage-1 model itself."""
+    init, base = str(env["stage1"]), env["base"]
+    wreck = base | {"stage2.lr": 30.0, "stage2.epochs": 1, "optim.grad_clip": 0}
+    stage_only = env["root"] / "selection-stage"
+    train(env["frames"], env["texts"], str(stage_only), stage=2, init=init, overrides=wreck)
+    run = env["root"] / "selection-run"
+    train(
+        env["frames"],
+        env["texts"],
+        str(run),
+        stage=2,
+        init=init,
+        overrides=wreck | {"selection": "run"},
+    )
+    stage1 = json.loads((env["stage1"] / "metadata.json").read_text())
+    ours = json.loads((run / "metadata.json").read_text())
+    other = json.loads((stage_only / "metadata.json").read_text())
+    assert other["best_val_top1"] < stage1["best_val_top1"]  # stage 2 alone got worse
+    assert other["selected"] == {"stage": 2, "epoch": 1, "selection": "stage"}
+    assert ours["best_val_top1"] == stage1["best_val_top1"] and ours["best_epoch"] == 0
+    assert ours["selected"] == {"stage": 1, "epoch": stage1["best_epoch"], "selection": "run"}
+    from safetensors.torch import load_file
+
+    kept, original = (
+        load_file(run / "heads.safetensors"),
+        load_file(env["stage1"] / "heads.safetensors"),
+    )
+    assert all(torch.equal(kept[k], original[k]) for k in original)
+
+
 def test_same_seed_same_history_and_weights_other_seed_differs(env):
     over = env["base"] | {"stage1.epochs": 2}
     runs = {}

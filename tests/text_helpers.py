@@ -172,6 +172,75 @@ class FakeLMForCausalLM(PreTrainedModel):
 """
 
 
+REMOTE_TOKENIZER = """
+import json
+import os
+
+from transformers import PreTrainedTokenizer
+
+
+class FakeLMTokenizer(PreTrainedTokenizer):
+    \"\"\"A slow word-level tokenizer that prepends <s>, with InternLM2's special-tokens mask:
+    copied from an old Llama tokenizer, it counts an EOS it never adds.\"\"\"
+
+    vocab_files_names = {"vocab_file": "vocab.json"}
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def __init__(self, vocab_file, **kwargs):
+        with open(vocab_file) as f:
+            self.vocab = json.load(f)
+        self.words = {i: w for w, i in self.vocab.items()}
+        kwargs = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "[UNK]", **kwargs}
+        super().__init__(**kwargs)
+
+    @property
+    def vocab_size(self):
+        return len(self.vocab)
+
+    def get_vocab(self):
+        return dict(self.vocab)
+
+    def _tokenize(self, text, **kwargs):
+        return text.lower().replace(".", " ").replace(",", " ").split()
+
+    def _convert_token_to_id(self, token):
+        return self.vocab.get(token, self.vocab["[UNK]"])
+
+    def _convert_id_to_token(self, index):
+        return self.words[index]
+
+    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None):
+        return [self.bos_token_id] + token_ids_0 + (token_ids_1 or [])
+
+    def get_special_tokens_mask(self, ids_0, ids_1=None, already_has_special_tokens=False):
+        if already_has_special_tokens:
+            return super().get_special_tokens_mask(ids_0, ids_1, True)
+        return [1] + [0] * len(ids_0) + [1]
+
+    def save_vocabulary(self, save_directory, filename_prefix=None):
+        path = os.path.join(save_directory, "vocab.json")
+        with open(path, "w") as f:
+            json.dump(self.vocab, f)
+        return (path,)
+"""
+
+
+def remote_code_tokenizer(folder: Path) -> None:
+    """Replace the folder's tokenizer by FakeLMTokenizer, a Python file in the folder (as
+    InternVL2.5-8B's InternLM2Tokenizer is): slow, and with InternLM2's misaligned mask."""
+    tok = json.loads((folder / "tokenizer.json").read_text())
+    vocab = tok["model"]["vocab"]
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (folder / name).unlink(missing_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "tokenization_fakelm.py").write_text(REMOTE_TOKENIZER)
+    config = {
+        "tokenizer_class": "FakeLMTokenizer",
+        "auto_map": {"AutoTokenizer": ["tokenization_fakelm.FakeLMTokenizer", None]},
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+
+
 def remote_code_internvl(folder: Path, *, seed: int = 0) -> dict[str, torch.Tensor]:
     """An InternVL-chat-style checkpoint whose language model is defined by Python files in
     the folder (as InternVL2.5-8B's InternLM2 is). Returns the weights it saved."""

@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "fgsgl.cli.dataset",
     "fgsgl.cli.extract",
     "fgsgl.cli.text",
+    "fgsgl.cli.weights",
     "fgsgl.cli.train",
     "fgsgl.cli.evaluate",
     "fgsgl.cli.pipeline",
@@ -29,7 +30,7 @@ COMMAND_MODULES: list[str] = [
 
 EPILOG = """\
 steps:   extract -> encode-text -> train --stage 1 -> train --stage 2 -> evaluate
-data:    synth, import, validate
+data:    synth, import, validate, fetch-weights
 try it:  demo (the whole pipeline on SynthMG, on CPU)
 Run `fgsgl COMMAND --help` for the options of each command."""
 

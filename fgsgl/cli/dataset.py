@@ -74,9 +74,12 @@ line is skipped as a header."""
 
 SMG_HELP = """\
 SMG: SampleNNNN/SampleNNNN_finelabels.csv (rows label,startf,endf; labels 1..17) and each
-sample's RGB video found by its id under SRC (or --videos DIR). Cross-subject split:
-subjects 36-40 are test (--test-subjects), val is carved from train by subject.
-Clip ids: SampleNNNN_<row>.
+sample's RGB video found by its id under SRC (or --videos DIR). Cross-subject split, by
+default the official one (the MiGA release's): subjects 1-30 train, 31-35 val, 36-40 test,
+FG-SGL's 2,452 / 637 / 610 clips. --test-subjects and --val-subjects/--val-fraction pick
+others; --split-file CSV (video,split with video = SampleNNNN, or clip_id,split) gives each
+sample's or clip's split. After the import, a table sets the clips per split beside the
+paper's. Clip ids: SampleNNNN_<row>.
 
 --skeletons [DIR] also converts each sample's Kinect V2 joints, found by id under DIR
 (default SRC): SampleNNNN_skeleton.csv, no header, one line per frame, 25 joints x 11 values
@@ -121,13 +124,15 @@ def _import_options(p: argparse.ArgumentParser, kind: str) -> None:
         p.add_argument(
             "--videos", type=Path, metavar="DIR", help="look for the videos here instead of SRC"
         )
-    if kind == "imigue":
+    if kind in ("imigue", "smg"):
         p.add_argument(
             "--split-file",
             type=Path,
             metavar="CSV",
-            help="splits from a CSV video,split (or clip_id,split) instead of folder names",
+            help="splits from a CSV video,split (or clip_id,split) instead of "
+            + ("folder names" if kind == "imigue" else "--test-subjects (video: SampleNNNN)"),
         )
+    if kind == "imigue":
         p.add_argument(
             "--non-gesture",
             choices=("error", "drop", "keep"),
@@ -162,7 +167,6 @@ def _import_options(p: argparse.ArgumentParser, kind: str) -> None:
         )
         p.add_argument(
             "--test-subjects",
-            default="36-40",
             metavar="IDS",
             help="subjects of the test split, e.g. 36-40 or 3,7,12 (default: 36-40)",
         )
@@ -203,14 +207,16 @@ def _import_options(p: argparse.ArgumentParser, kind: str) -> None:
         "--val-subjects",
         metavar="IDS",
         help="where the source has no val split: carve it from train with these subjects "
-        "(videos where the source names no subjects), e.g. 31-35",
+        "(videos where the source names no subjects), e.g. 31-35"
+        + (" (SMG's default)" if kind == "smg" else ""),
     )
     p.add_argument(
         "--val-fraction",
         type=float,
         metavar="F",
         help="where the source has no val split: carve this fraction of the training "
-        "subjects (default 0.1; 0: no val split)",
+        + ("subjects instead of 31-35 " if kind == "smg" else "subjects (default 0.1) ")
+        + "(0: no val split)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for drawing val subjects")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
@@ -219,7 +225,7 @@ def _import_options(p: argparse.ArgumentParser, kind: str) -> None:
 def run_import(args: argparse.Namespace) -> int:
     from fgsgl.dataset.importers import import_imigue, import_list, import_smg, write_import
     from fgsgl.dataset.importers.base import read_class_names
-    from fgsgl.dataset.importers.splits import parse_ids
+    from fgsgl.dataset.importers.splits import compare_splits, parse_ids
 
     common = {
         "class_names": read_class_names(args.classes) if args.classes else None,
@@ -244,7 +250,10 @@ def run_import(args: argparse.Namespace) -> int:
         imported = import_smg(
             args.src,
             videos=args.videos,
-            test_subjects=parse_ids(args.test_subjects, "--test-subjects"),
+            test_subjects=parse_ids(args.test_subjects, "--test-subjects")
+            if args.test_subjects
+            else None,
+            split_file=args.split_file,
             pixel_columns=None if args.smg_pixel_columns == "auto" else int(args.smg_pixel_columns),
             **common,
         )
@@ -264,5 +273,8 @@ def run_import(args: argparse.Namespace) -> int:
     print("\nimport:")
     for note in imported.notes:
         print(f"  - {note}")
+    if imported.reference is not None:
+        print()
+        print("\n".join(compare_splits(dataset.manifest["split"], imported.reference)))
     print(f"\nwrote {args.out}")
     return 0

@@ -59,6 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seed", type=int, help="seed recorded for `fgsgl compare` (default: the model's)"
     )
+    p.add_argument(
+        "--weights",
+        metavar="DIR",
+        help="the backbone's checkpoint as a weights artifact (`fgsgl fetch-weights`)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run_evaluate)
 
@@ -99,6 +104,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         workers=args.workers,
+        weights=args.weights,
     )
     if args.json:
         print(json.dumps(summary, indent=2))

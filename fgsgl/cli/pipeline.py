@@ -313,10 +313,14 @@ def run_run_local(args: argparse.Namespace) -> int:
 def run_submit(args: argparse.Namespace) -> int:
     import os
 
+    from fgsgl.dataset import load_dataset
+    from fgsgl.pipelines.preflight import check_runs
     from fgsgl.pipelines.submit import submit
 
     options = _options(args)
-    plans = _plans(args, args.dataset, _fingerprint(args.dataset))
+    ds = load_dataset(args.dataset)
+    plans = _plans(args, args.dataset, ds.fingerprint(videos=True))
+    notes = check_runs(plans, ds)
     submit(
         plans,
         host=args.host or os.environ.get("KF_PIPELINES_ENDPOINT"),
@@ -324,6 +328,7 @@ def run_submit(args: argparse.Namespace) -> int:
         experiment=args.experiment,
         options=options,
         dry_run=args.dry_run,
+        notes=notes,
     )
     return 0
 

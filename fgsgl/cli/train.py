@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", metavar="OUT", help="model artifact directory to write (or resume)")
     p.add_argument("--stage", type=int, choices=(1, 2), required=True, help="which stage")
     p.add_argument("--init", metavar="MODEL", help="stage 2: the stage-1 model artifact")
+    p.add_argument(
+        "--weights",
+        metavar="DIR",
+        help="the backbone's checkpoint as a weights artifact (`fgsgl fetch-weights`); "
+        "default: read it from the name's folder or the Hugging Face cache/hub",
+    )
     p.add_argument("--config", metavar="FILE", help="training config YAML (nested or dotted)")
     p.add_argument(
         "--set",
@@ -98,6 +104,7 @@ def run_train(args: argparse.Namespace) -> int:
         config=args.config,
         overrides=parse_overrides(args.overrides),
         deepspeed=args.deepspeed,
+        weights=args.weights,
     )
     if summary.get("out") is not None:
         print(json.dumps(summary, indent=2))

@@ -28,7 +28,17 @@ __all__ = ["compare", "evaluate", "write_evaluation"]
 
 log = logging.getLogger("fgsgl.evaluate")
 MODEL_KIND = "fgsgl.model"
-MODEL_INFO_KEYS = ("family", "backbone", "stage", "best_epoch", "best_val_top1", "texts_encoder")
+MODEL_INFO_KEYS = (
+    "family",
+    "backbone",
+    "backbone_weights",
+    "trainable_mlp",
+    "stage",
+    "best_epoch",
+    "best_val_top1",
+    "selected",
+    "texts_encoder",
+)
 
 
 def write_evaluation(
@@ -160,9 +170,11 @@ def evaluate(
     seed: int | None = None,
     device: str | None = None,
     workers: int | None = None,
+    weights: str | None = None,
 ) -> dict:
     """Evaluate `model` on `split` of `frames`; write the evaluation artifact to `out`.
 
+    weights: the backbone's checkpoint as a fetched weights artifact (fgsgl.weights).
     with_prototypes: add ALPHA x cosine(z_high, class prototype) / tau to the classifier's
     logits (prototypes from `texts`). variant, seed: the run's identity for `compare`
     (seed defaults to the model's training seed). device: default CUDA when available;
@@ -189,7 +201,7 @@ def evaluate(
 
     configure_torch_threads()
     dev = resolve_device(device)
-    net, config = load_model(model)
+    net, config = load_model(model, weights=weights)
     if workers is None:
         workers = max(0, min(4, available_cpus() - 1))
     t0 = time.perf_counter()

@@ -12,7 +12,13 @@ from fgsgl.model.backbones import KINDS, Backbone, build_backbone, parse_backbon
 from fgsgl.model.base import FamilyModel, ModelOutput, temporal_pool
 from fgsgl.model.clip_mg import CLIPMGModel
 from fgsgl.model.config import ModelConfig
-from fgsgl.model.families import FAMILIES, build_model, family_class, register_family
+from fgsgl.model.families import (
+    FAMILIES,
+    build_model,
+    count_trainable_by_reading,
+    family_class,
+    register_family,
+)
 from fgsgl.model.fgsgl_model import FGSGLModel
 from fgsgl.model.heads import Classifier, ProjectionMLP
 from fgsgl.model.io import load_model, save_model
@@ -31,6 +37,7 @@ __all__ = [
     "ProjectionMLP",
     "build_backbone",
     "build_model",
+    "count_trainable_by_reading",
     "family_class",
     "load_model",
     "parameter_counts",

@@ -6,14 +6,18 @@
                            image (px), patch (px), width, layers, heads, e.g.
                            `tiny-clip:image=64,patch=8`; left-out keys keep TINY_CLIP's.
     clip:<path-or-id>      a Hugging Face CLIP vision tower (CLIPVisionModel); LoRA
-    internvl:<path-or-id>  the InternVL vision tower (InternViT); LoRA. Reads a native
-                           `InternVLVisionModel` checkpoint, or only the vision weights of a
-                           native `InternVLForConditionalGeneration` one (the language model is
-                           never loaded), or, with trust_remote_code, an original
-                           OpenGVLab remote-code checkpoint (e.g. OpenGVLab/InternVL2_5-8B).
+    internvl:<path-or-id>  the InternVL vision tower (InternViT) in transformers' native
+                           InternVLVisionModel; LoRA. Reads a native vision tower, the vision
+                           side of a native InternVLForConditionalGeneration, or that of an
+                           original OpenGVLab checkpoint (e.g. OpenGVLab/InternVL2_5-8B),
+                           mapped onto the native classes (fgsgl.model.internvl): no code from
+                           the checkpoint runs, and the language model is never loaded.
 
-Every builder returns a `Backbone`: one interface over the three towers. Its forward maps
-images (N, 3, S, S) to (f_mid, f_high), both (N, hidden):
+A hub id may be pinned, `internvl:ORG/NAME@REVISION` (fgsgl.hub); the files are read from a
+local folder, the Hugging Face cache, or a fetched weights artifact (fgsgl.weights).
+
+Every builder returns a `Backbone`: one interface over the towers. Its forward maps images
+(N, 3, S, S) to (f_mid, f_high):
 - f_mid: the mean over the patch tokens (CLS left out) of the output of transformer layer
   `mid_layer` (1-based; default the middle one). Patch tokens rather than the CLS token:
   at a middle layer the CLS token has not yet gathered the image (it is trained to summarise
@@ -21,13 +25,31 @@ images (N, 3, S, S) to (f_mid, f_high), both (N, hidden):
   body part) that the fine-grained texts describe.
 - f_high: the tower's own pooled output of the last layer: CLIP's post-layernorm CLS;
   InternViT's mean of patch tokens (its layernorm'd CLS if a native config says
-  use_mean_pooling=false).
+  use_mean_pooling=false); with InternVL's projector in the model (`trainable_mlp`
+  projector or all), the mean of the projector's tokens, i.e. of what InternVL hands its
+  language model.
 The middle layer is taken with a forward hook on that layer, not output_hidden_states, so
 that inference does not hold every layer's activations at once.
+
+"MLP layers fully trainable" (the paper: backbone frozen, LoRA rank 8 on the vision
+encoder, MLP layers fully trainable) has several readings; `model.trainable_mlp` picks one:
+
+    heads      the new heads only (projections into the text space, classifier)
+    vit_mlp    also every ViT block's own MLP (fc1, fc2)
+    projector  also InternVL's pretrained vision-to-language projector (mlp1), which then
+               produces f_high; only for backbones that have one
+    all        vit_mlp and projector
+    auto       (default) projector where the backbone has one, else heads
+
+Why auto = projector for InternVL: InternVL's own fine-tuning recipe (freeze_backbone with
+use_backbone_lora, freeze_mlp False) calls the projector "the MLP" and trains it fully, and
+the paper builds on InternVL2.5 with its backbone frozen, which the ViT-MLP reading would
+contradict; a CLIP tower has no projector, so there it is the heads.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +64,10 @@ from fgsgl.model.hf_files import (
     read_config,
     read_prefixed_weights,
     square_size,
+    state_problems,
 )
+
+log = logging.getLogger("fgsgl.model")
 
 # Normalisation constants (the values transformers' image processors use).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -68,13 +93,34 @@ TINY_SPEC_KEYS = {
     "heads": "num_attention_heads",
 }
 
+# The readings of "MLP layers fully trainable" (module docstring), and what each trains
+# beyond LoRA and the heads.
+TRAINABLE_MLP = {
+    "heads": (),
+    "vit_mlp": ("vit_mlp",),
+    "projector": ("projector",),
+    "all": ("vit_mlp", "projector"),
+}
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """How to build, beyond the model config: where a fetched weights artifact is, and
+    whether to read weights at all (False: the structure only, on the meta device, to
+    count parameters)."""
+
+    weights: str | None = None
+    load_weights: bool = True
+
 
 class Backbone(nn.Module):
     """A ViT vision tower behind one interface: images -> (f_mid, f_high).
 
-    `model` is the Hugging Face module (a peft PeftModel around it once LoRA is applied).
-    Subclasses say where the transformer layers are, how to call the tower, and how it pools
-    its last layer.
+    `model` is the Hugging Face module (a peft PeftModel around it once LoRA is applied);
+    `projector`, where present, is InternVL's vision-to-language projector, which then
+    produces f_high. Subclasses say where the transformer layers are, how the tower pools
+    its last layer and which modules LoRA wraps.
     """
 
     kind: str = ""
@@ -91,9 +137,12 @@ class Backbone(nn.Module):
         image_mean: tuple[float, float, float],
         image_std: tuple[float, float, float],
         trained_fully: bool,
+        projector: nn.Module | None = None,
+        provenance: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.model = model
+        self.projector = projector
         self.name = name
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -101,7 +150,9 @@ class Backbone(nn.Module):
         self.image_mean = tuple(float(v) for v in image_mean)
         self.image_std = tuple(float(v) for v in image_std)
         self.trained_fully = trained_fully
+        self.provenance = provenance or {}
         self.has_lora = False  # set by fgsgl.model.lora.apply_lora
+        self.trainable_mlp = "heads"  # set by set_trainable_mlp
         self._hook: Any = None
         self._capturing = False
         self._captured: Tensor | None = None
@@ -117,6 +168,11 @@ class Backbone(nn.Module):
 
     def pool_high(self, outputs: Any) -> Tensor:
         raise NotImplementedError
+
+    @property
+    def high_size(self) -> int:
+        """Width of f_high: the projector's output where it makes f_high."""
+        return self.projector.out_features if self.projector is not None else self.hidden_size
 
     # --- shared behaviour ---------------------------------------------------------------
     def set_mid_layer(self, layer: int | None) -> None:
@@ -147,22 +203,77 @@ class Backbone(nn.Module):
         mid, self._captured = self._captured, None
         if mid is None:
             raise RuntimeError(f"layer {self.mid_layer} of {self.name!r} did not run")
-        return mid[:, 1:].mean(dim=1), self.pool_high(outputs)
+        return mid[:, 1:].mean(dim=1), self._high(outputs)
+
+    def _high(self, outputs: Any) -> Tensor:
+        if self.projector is None:
+            return self.pool_high(outputs)
+        return self.projector(outputs.last_hidden_state[:, 1:]).mean(dim=1)
 
     def tokens(self, pixel_values: Tensor) -> tuple[Tensor, Tensor]:
         """(patch tokens of the last layer (N, L, hidden), f_high (N, hidden)): for heads
         that attend to the tokens themselves (CLIP-MG). The tokens are the last layer's
         output before any final norm; the attending head normalises them itself."""
+        if self.projector is not None:
+            raise FgsglError(f"backbone {self.name}: tokens() is for towers without a projector")
         outputs = self.model(pixel_values=pixel_values)
         return outputs.last_hidden_state[:, 1:], self.pool_high(outputs)
 
     def enable_gradient_checkpointing(self) -> None:
         """Recompute each layer's activations in backward: the paper's 8 frames at 448 px
-        through B*T images otherwise hold every layer's activations."""
+        through B*T images otherwise hold every layer's activations. transformers' own
+        (non-reentrant) checkpointing, which lets LoRA gradients through a frozen tower."""
         self.hf_model().activation_checkpointing_enable({"use_reentrant": False})
 
+    def set_trainable_mlp(self, reading: str) -> None:
+        """Make the parts `reading` names fully trainable (after LoRA froze the tower)."""
+        parts = TRAINABLE_MLP[reading]
+        if "vit_mlp" in parts:
+            for layer in self.layers():
+                layer.mlp.requires_grad_(True)
+        if self.projector is not None:
+            self.projector.requires_grad_("projector" in parts)
+        self.trainable_mlp = reading
+
+    def trained_base_state(self) -> dict[str, Tensor]:
+        """The pretrained weights training changes beyond LoRA (ViT MLP blocks, projector):
+        tower names as in the checkpoint's own model, the projector's under `projector.`."""
+        out = {}
+        for name, p in self.hf_model().named_parameters():
+            if p.requires_grad and "lora_" not in name:
+                out[name.replace(".base_layer", "")] = p.detach()
+        if self.projector is not None:
+            out.update(
+                {
+                    f"projector.{n}": p.detach()
+                    for n, p in self.projector.named_parameters()
+                    if p.requires_grad
+                }
+            )
+        return out
+
+    def load_trained_base_state(self, state: dict[str, Tensor], where: str) -> None:
+        """Inverse of trained_base_state; FgsglError listing every name or shape that differs."""
+        problems = state_problems(self.trained_base_state(), state, limit=20)
+        if problems:
+            raise FgsglError(f"{where}: does not fit backbone {self.name!r}", problems)
+        tower = dict(self.hf_model().named_parameters())
+        tower = {n.replace(".base_layer", ""): p for n, p in tower.items()}
+        projector = dict(self.projector.named_parameters()) if self.projector is not None else {}
+        with torch.no_grad():
+            for key, value in state.items():
+                target = (
+                    projector[key.removeprefix("projector.")]
+                    if key.startswith("projector.")
+                    else tower[key]
+                )
+                target.copy_(value)
+
     def extra_repr(self) -> str:
-        return f"name={self.name!r}, mid_layer={self.mid_layer}, trained_fully={self.trained_fully}"
+        return (
+            f"name={self.name!r}, mid_layer={self.mid_layer}, trained_fully={self.trained_fully}, "
+            f"trainable_mlp={self.trainable_mlp!r}"
+        )
 
 
 class ClipBackbone(Backbone):
@@ -177,7 +288,7 @@ class ClipBackbone(Backbone):
 
 
 class InternVLBackbone(Backbone):
-    """transformers' native InternVLVisionModel."""
+    """transformers' native InternVLVisionModel (from any of the layouts it is read from)."""
 
     kind = "internvl"
     lora_targets = ("q_proj", "k_proj", "v_proj", "projection_layer")
@@ -192,28 +303,6 @@ class InternVLBackbone(Backbone):
         return last[:, 0]  # already through the tower's final layernorm
 
 
-class InternViTRemoteBackbone(Backbone):
-    """OpenGVLab's original InternVisionModel (remote code; only with trust_remote_code)."""
-
-    kind = "internvl"
-    lora_targets = ("attn.qkv", "attn.proj")
-
-    def layers(self) -> nn.ModuleList:
-        return self.hf_model().encoder.layers
-
-    def pool_high(self, outputs: Any) -> Tensor:
-        # The original tower has no final norm; InternVL itself uses the patch tokens.
-        return outputs.last_hidden_state[:, 1:].mean(dim=1)
-
-    def enable_gradient_checkpointing(self) -> None:
-        # The original encoder calls torch's reentrant checkpoint, which drops the LoRA
-        # gradients of a frozen tower; the native classes do it right.
-        raise FgsglError(
-            f"backbone {self.name}: gradient checkpointing is not supported on the original "
-            "remote-code InternViT; use a checkpoint in transformers' native InternVL format"
-        )
-
-
 # --- the registry -------------------------------------------------------------------------
 
 
@@ -223,7 +312,7 @@ class BackboneKind:
 
     name: str
     needs_source: bool
-    build: Callable[[str | None, Any], Backbone]
+    build: Callable[[str | None, Any, BuildContext], Backbone]
     help: str
     # for a kind whose source is optional and not a checkpoint (tiny-clip's SPEC): why a
     # source is invalid, or None; kinds without it take no source at all
@@ -240,7 +329,7 @@ def register_backbone(
     help: str,
     check_source: Callable[[str], str | None] | None = None,
 ):
-    def add(build: Callable[[str | None, Any], Backbone]) -> Callable:
+    def add(build: Callable[[str | None, Any, BuildContext], Backbone]) -> Callable:
         KINDS[name] = BackboneKind(name, needs_source, build, help, check_source)
         return build
 
@@ -259,7 +348,9 @@ def parse_backbone(name: str) -> tuple[str, str | None]:
 def backbone_problem(name: object) -> str | None:
     """Why `name` is not a valid backbone name, or None."""
     valid = ", ".join(
-        f"{k}:<path-or-id>" if v.needs_source else (f"{k}[:SPEC]" if v.check_source else k)
+        f"{k}:<path-or-id>[@REVISION]"
+        if v.needs_source
+        else (f"{k}[:SPEC]" if v.check_source else k)
         for k, v in KINDS.items()
     )
     if not isinstance(name, str) or not name:
@@ -278,19 +369,48 @@ def backbone_problem(name: object) -> str | None:
     return None
 
 
-def build_backbone(cfg: Any) -> Backbone:
+def build_backbone(cfg: Any, ctx: BuildContext | None = None) -> Backbone:
     """The backbone `cfg.backbone` names, with its middle layer set, gradient checkpointing
-    if asked, and LoRA (backbone frozen) unless the backbone is trained fully."""
+    if asked, LoRA (backbone frozen) unless the backbone is trained fully, and the parts
+    of `cfg.trainable_mlp` made trainable."""
     from fgsgl.model.lora import apply_lora
 
+    ctx = ctx or BuildContext()
     kind, source = parse_backbone(cfg.backbone)
-    backbone = KINDS[kind].build(source, cfg)
+    backbone = KINDS[kind].build(source, cfg, ctx)
     backbone.set_mid_layer(cfg.mid_layer)
+    reading = resolve_trainable_mlp(cfg, has_projector=backbone.projector is not None)
     if cfg.gradient_checkpointing:
         backbone.enable_gradient_checkpointing()
-    if not backbone.trained_fully:
+    if backbone.trained_fully:
+        backbone.trainable_mlp = "everything (trained from scratch)"
+    else:
         apply_lora(backbone, rank=cfg.lora_rank, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout)
+        backbone.set_trainable_mlp(reading)
     return backbone
+
+
+def resolve_trainable_mlp(cfg: Any, *, has_projector: bool) -> str:
+    """`cfg.trainable_mlp` with auto resolved; refuses a projector reading without one."""
+    reading = cfg.trainable_mlp
+    if reading == AUTO:
+        return "projector" if has_projector else "heads"
+    if "projector" in TRAINABLE_MLP[reading] and not has_projector:
+        raise FgsglError(
+            f"model.trainable_mlp={reading}: backbone {cfg.backbone} has no usable "
+            "vision-to-language projector (only InternVL checkpoints with their projector "
+            "have one, and not for family clip_mg); use heads or vit_mlp"
+        )
+    return reading
+
+
+def wants_projector(cfg: Any) -> bool:
+    """Whether the builder should load the checkpoint's projector, if it has one."""
+    from fgsgl.model.families import family_class
+
+    if not getattr(family_class(cfg.family), "uses_projector", True):
+        return False
+    return cfg.trainable_mlp == AUTO or "projector" in TRAINABLE_MLP.get(cfg.trainable_mlp, ())
 
 
 # --- builders -----------------------------------------------------------------------------
@@ -345,7 +465,7 @@ def _tiny_spec_problem(spec: str) -> str | None:
     help="random-init tiny CLIP (tests, demo); tiny-clip:image=64,patch=8 changes its shape",
     check_source=_tiny_spec_problem,
 )
-def build_tiny_clip(source: str | None, cfg: Any) -> Backbone:
+def build_tiny_clip(source: str | None, cfg: Any, ctx: BuildContext) -> Backbone:
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
     config = CLIPVisionConfig(**tiny_clip_config(source))
@@ -362,54 +482,88 @@ def build_tiny_clip(source: str | None, cfg: Any) -> Backbone:
     )
 
 
+def _snapshot(source: str, ctx: BuildContext) -> Any:
+    from fgsgl.hub import resolve
+
+    return resolve(source, "vision", weights=ctx.weights)
+
+
+def _provenance(snapshot: Any, files: list[str], ctx: BuildContext) -> dict[str, Any]:
+    """Where the backbone's weights came from, and a hash of the files read."""
+    out = snapshot.provenance()
+    if ctx.load_weights:
+        from fgsgl.text.checkpoints import weights_revision
+
+        out["weights_sha256"] = weights_revision([snapshot.folder / f for f in files])[0]
+    return out
+
+
 @register_backbone("clip", needs_source=True, help="a Hugging Face CLIP vision tower; LoRA")
-def build_clip(source: str | None, cfg: Any) -> Backbone:
-    from transformers import CLIPVisionModel
+def build_clip(source: str | None, cfg: Any, ctx: BuildContext) -> Backbone:
+    from transformers import CLIPVisionConfig, CLIPVisionModel
 
     assert source is not None
-    try:
-        model = CLIPVisionModel.from_pretrained(source, use_safetensors=True)
-    except (OSError, ValueError) as e:
-        raise FgsglError(f"backbone clip:{source}: cannot load a CLIP vision tower ({e})") from e
-    config = model.config
-    mean, std = normalisation(source, CLIP_MEAN, CLIP_STD)
+    name = f"clip:{source}"
+    snapshot = _snapshot(source, ctx)
+    folder = snapshot.folder
+    config_json = read_config(folder, name)
+    if config_json.get("model_type") not in ("clip", "clip_vision_model"):
+        raise FgsglError(
+            f"backbone {name}: config.json has model_type {config_json.get('model_type')!r}; "
+            "expected 'clip' or 'clip_vision_model'"
+        )
+    config = CLIPVisionConfig.from_pretrained(folder)
+    files: list[str] = []
+    if ctx.load_weights:  # a whole CLIPModel's vision side, or a CLIPVisionModel
+        try:
+            model = CLIPVisionModel.from_pretrained(folder, use_safetensors=True)
+        except (OSError, ValueError) as e:
+            raise FgsglError(f"backbone {name}: cannot load a CLIP vision tower ({e})") from e
+        files = sorted(p.name for p in folder.glob("*.safetensors"))
+    else:
+        with torch.device("meta"):
+            model = CLIPVisionModel(config)
+    mean, std = normalisation(folder, CLIP_MEAN, CLIP_STD)
     return ClipBackbone(
         model,
-        name=f"clip:{source}",
+        name=name,
         hidden_size=config.hidden_size,
         num_layers=config.num_hidden_layers,
-        image_size=square_size(config.image_size, f"clip:{source}"),
+        image_size=square_size(config.image_size, name),
         image_mean=mean,
         image_std=std,
         trained_fully=False,
+        provenance=_provenance(snapshot, files, ctx),
     )
 
 
 @register_backbone("internvl", needs_source=True, help="the InternVL vision tower; LoRA")
-def build_internvl(source: str | None, cfg: Any) -> Backbone:
-    from transformers import InternVLConfig, InternVLVisionModel
+def build_internvl(source: str | None, cfg: Any, ctx: BuildContext) -> Backbone:
+    from fgsgl.model import internvl
 
     assert source is not None
     name = f"internvl:{source}"
-    model_type = read_config(source, name).get("model_type")
-    mean, std = normalisation(source, IMAGENET_MEAN, IMAGENET_STD)
-    if model_type == "internvl_vision":
-        model = InternVLVisionModel.from_pretrained(source, use_safetensors=True)
-    elif model_type == "internvl":
-        vision_config = InternVLConfig.from_pretrained(source).vision_config
+    snapshot = _snapshot(source, ctx)
+    folder = snapshot.folder
+    layout = internvl.read_layout(read_config(folder, name), name)
+    for note in layout.notes:
+        log.warning("backbone %s: %s", name, note)
+    model = internvl.empty_vision_model(layout.vision_config)
+    projector = None
+    spec = layout.projector if wants_projector(cfg) else None
+    if spec is not None:
         with torch.device("meta"):
-            model = InternVLVisionModel(vision_config)
-        weights = read_prefixed_weights(source, ("model.vision_tower.", "vision_tower."), name)
-        load_all(model, weights, name)
-    elif model_type == "internvl_chat":
-        return _build_internvit_remote(source, cfg, mean, std)
-    else:
-        raise FgsglError(
-            f"backbone {name}: config.json has model_type {model_type!r}; expected "
-            "'internvl_vision' or 'internvl' (transformers' native InternVL), or "
-            "'internvl_chat' (OpenGVLab's remote code, with trust_remote_code)"
-        )
-    config = model.config
+            projector = internvl.InternVLProjector(layout.vision_config.hidden_size, spec)
+    files: list[str] = []
+    if ctx.load_weights:
+        raw, files = read_prefixed_weights(folder, layout.vision_prefixes, name)
+        load_all(model, layout.map_vision(raw), name)
+        if projector is not None:
+            found, more = read_prefixed_weights(folder, (spec.prefix,), name, required=False)
+            load_all(projector, internvl.projector_weights(found, spec), f"{name} (projector)")
+            files = sorted({*files, *more})
+    config = layout.vision_config
+    mean, std = normalisation(folder, IMAGENET_MEAN, IMAGENET_STD)
     return InternVLBackbone(
         model,
         name=name,
@@ -419,32 +573,6 @@ def build_internvl(source: str | None, cfg: Any) -> Backbone:
         image_mean=mean,
         image_std=std,
         trained_fully=False,
-    )
-
-
-def _build_internvit_remote(source: str, cfg: Any, mean: tuple, std: tuple) -> Backbone:
-    name = f"internvl:{source}"
-    if not cfg.trust_remote_code:
-        raise FgsglError(
-            f"backbone {name} is an original OpenGVLab checkpoint (model_type internvl_chat) "
-            "whose model code comes with the checkpoint; running it needs "
-            "model.trust_remote_code=true. Or use a checkpoint in transformers' native "
-            "InternVL format (the '-hf' repositories)."
-        )
-    from transformers import AutoConfig
-    from transformers.dynamic_module_utils import get_class_from_dynamic_module
-
-    vision_config = AutoConfig.from_pretrained(source, trust_remote_code=True).vision_config
-    model_class = get_class_from_dynamic_module("modeling_intern_vit.InternVisionModel", source)
-    model = model_class(vision_config)
-    load_all(model, read_prefixed_weights(source, ("vision_model.",), name), name)
-    return InternViTRemoteBackbone(
-        model,
-        name=name,
-        hidden_size=vision_config.hidden_size,
-        num_layers=vision_config.num_hidden_layers,
-        image_size=square_size(vision_config.image_size, name),
-        image_mean=mean,
-        image_std=std,
-        trained_fully=False,
+        projector=projector,
+        provenance={**_provenance(snapshot, files, ctx), "layout": layout.kind},
     )

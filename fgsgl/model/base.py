@@ -7,7 +7,9 @@ attributes tell the rest of the code what the family needs:
 - `losses`: the losses its output supports (fgsgl.train.stages refuses a stage that asks
   for another, e.g. L_fg from a family without z_mid);
 - `needs_keypoints`: whether `forward` takes per-frame keypoints after the pixels (the data
-  loader then yields them, and training and evaluation check that every clip has them).
+  loader then yields them, and training and evaluation check that every clip has them);
+- `uses_projector`: whether f_high may come from InternVL's projector (a family that works
+  on the tower's tokens and f_high at one width, CLIP-MG, says no).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from fgsgl.model.backbones import Backbone, build_backbone
+from fgsgl.model.backbones import Backbone, BuildContext, build_backbone
 from fgsgl.model.config import ModelConfig
 from fgsgl.model.lora import parameter_summary
 
@@ -52,6 +54,7 @@ class FamilyModel(nn.Module):
     family: ClassVar[str] = ""  # set by register_family
     losses: ClassVar[tuple[str, ...]] = ("cls", "cp", "fg")
     needs_keypoints: ClassVar[bool] = False
+    uses_projector: ClassVar[bool] = True  # f_high may come from InternVL's projector
 
     def __init__(
         self, cfg: ModelConfig, backbone: Backbone, *, num_classes: int, text_dim: int
@@ -64,9 +67,24 @@ class FamilyModel(nn.Module):
         self.heads = nn.ModuleDict()
 
     @classmethod
-    def from_config(cls, cfg: ModelConfig, *, num_classes: int, text_dim: int) -> FamilyModel:
-        model = cls(cfg, build_backbone(cfg), num_classes=num_classes, text_dim=text_dim)
-        log.info("model %s on %s: %s", cfg.family, cfg.backbone, parameter_summary(model))
+    def from_config(
+        cls,
+        cfg: ModelConfig,
+        *,
+        num_classes: int,
+        text_dim: int,
+        ctx: BuildContext | None = None,
+    ) -> FamilyModel:
+        backbone = build_backbone(cfg, ctx)
+        model = cls(cfg, backbone, num_classes=num_classes, text_dim=text_dim)
+        if ctx is None or ctx.load_weights:
+            log.info(
+                "model %s on %s (trainable MLP: %s): %s",
+                cfg.family,
+                cfg.backbone,
+                backbone.trainable_mlp,
+                parameter_summary(model),
+            )
         return model
 
     # --- what the trainer and the evaluator read ----------------------------------------

@@ -111,6 +111,7 @@ class CLIPMGModel(FamilyModel):
 
     losses = ("cls", "cp")
     needs_keypoints = True
+    uses_projector = False  # the gate fuses tokens and f_high at the tower's width
 
     def __init__(
         self, cfg: ModelConfig, backbone: Backbone, *, num_classes: int, text_dim: int

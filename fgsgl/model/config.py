@@ -25,7 +25,11 @@ class ModelConfig:
     of temporal segment networks: what stands still in a clip (person, chair, background)
     cancels and what moved remains. Off by default (the paper's input). A backbone trained
     from scratch on a few hundred clips (tiny-clip on SynthMG) otherwise fits each clip's
-    appearance and stays at chance on unseen subjects; a pretrained one does not need it."""
+    appearance and stays at chance on unseen subjects; a pretrained one does not need it.
+
+    `trainable_mlp` is the reading of the paper's "MLP layers fully trainable": heads,
+    vit_mlp, projector, all, or auto (fgsgl.model.backbones says what each trains and why
+    auto is the default)."""
 
     backbone: str = "tiny-clip"
     mid_layer: int | None = None
@@ -36,12 +40,12 @@ class ModelConfig:
     lora_dropout: float = 0.05
     proj_hidden: int = 512
     family: str = "fgsgl"
-    trust_remote_code: bool = False
     gradient_checkpointing: bool = False
+    trainable_mlp: str = "auto"
 
     def problems(self) -> list[str]:
         """Every invalid field, as readable lines (empty when the config is usable)."""
-        from fgsgl.model.backbones import backbone_problem
+        from fgsgl.model.backbones import AUTO, TRAINABLE_MLP, backbone_problem
         from fgsgl.model.families import FAMILIES
 
         out = []
@@ -68,6 +72,9 @@ class ModelConfig:
             out.append(f"model.lora_dropout: {self.lora_dropout!r} is not in [0, 1)")
         if not _positive_int(self.proj_hidden):
             out.append(f"model.proj_hidden: {self.proj_hidden!r} is not a positive integer")
+        readings = [*TRAINABLE_MLP, AUTO]
+        if self.trainable_mlp not in readings:
+            out.append(f"model.trainable_mlp: {self.trainable_mlp!r} is not one of {readings}")
         if self.family not in FAMILIES:
             out.append(f"model.family: {self.family!r} is not one of {sorted(FAMILIES)}")
         return out

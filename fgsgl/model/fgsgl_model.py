@@ -27,12 +27,12 @@ class FGSGLModel(FamilyModel):
         self, cfg: ModelConfig, backbone: Backbone, *, num_classes: int, text_dim: int
     ) -> None:
         super().__init__(cfg, backbone, num_classes=num_classes, text_dim=text_dim)
-        hidden = backbone.hidden_size
+        high, mid = backbone.high_size, backbone.hidden_size
         self.heads.update(
             {
-                "proj_high": ProjectionMLP(hidden, cfg.proj_hidden, text_dim),
-                "proj_mid": ProjectionMLP(hidden, cfg.proj_hidden, text_dim),
-                "classifier": Classifier(hidden, num_classes),
+                "proj_high": ProjectionMLP(high, cfg.proj_hidden, text_dim),
+                "proj_mid": ProjectionMLP(mid, cfg.proj_hidden, text_dim),
+                "classifier": Classifier(high, num_classes),
             }
         )
 

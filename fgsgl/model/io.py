@@ -2,6 +2,9 @@
 
     adapter/               PEFT LoRA adapter (save_pretrained), for pretrained backbones
     backbone.safetensors   the whole backbone, only when it is trained fully (tiny-clip)
+    backbone_trained.safetensors
+                           the pretrained weights trained fully beside LoRA (the ViT MLP
+                           blocks, InternVL's projector: model.trainable_mlp), if any
     heads.safetensors      projection MLPs and classifier (keys without the "heads." prefix)
 
 Loading rebuilds the model from its config (the pretrained base weights are read again from
@@ -18,9 +21,11 @@ from typing import Any
 from torch import Tensor, nn
 
 from fgsgl.errors import FgsglError
+from fgsgl.model.hf_files import state_problems
 
 ADAPTER_DIR = "adapter"
 BACKBONE_FILE = "backbone.safetensors"
+TRAINED_BASE_FILE = "backbone_trained.safetensors"
 HEADS_FILE = "heads.safetensors"
 
 
@@ -38,6 +43,11 @@ def save_model(model: nn.Module, directory: str | Path) -> list[str]:
     else:
         backbone.model.save_pretrained(directory / ADAPTER_DIR)
         written.append(ADAPTER_DIR)
+        trained = backbone.trained_base_state()
+        if trained:
+            state = {k: v.contiguous().cpu() for k, v in trained.items()}
+            save_file(state, directory / TRAINED_BASE_FILE)
+            written.append(TRAINED_BASE_FILE)
     save_file(_cpu_state(model.heads), directory / HEADS_FILE)
     written.append(HEADS_FILE)
     return written
@@ -47,16 +57,20 @@ def _cpu_state(module: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
 
 
-def load_model(directory: str | Path, cfg: Any, *, num_classes: int, text_dim: int) -> nn.Module:
-    """Rebuild the model `cfg` describes and load its trained weights from `directory`."""
+def load_model(
+    directory: str | Path, cfg: Any, *, num_classes: int, text_dim: int, ctx: Any = None
+) -> nn.Module:
+    """Rebuild the model `cfg` describes and load its trained weights from `directory`
+    (`ctx`: a fgsgl.model.backbones.BuildContext, e.g. a fetched weights artifact)."""
     from fgsgl.model.families import build_model
 
     directory = Path(directory)
-    model = build_model(cfg, num_classes=num_classes, text_dim=text_dim)
+    model = build_model(cfg, num_classes=num_classes, text_dim=text_dim, ctx=ctx)
     if model.backbone.trained_fully:
         _load_backbone(model.backbone, directory / BACKBONE_FILE)
     else:
         _load_adapter(model.backbone, directory / ADAPTER_DIR, cfg)
+        _load_trained_base(model.backbone, directory / TRAINED_BASE_FILE)
     _load_safetensors_into(model.heads, directory / HEADS_FILE, "heads")
     model.eval()
     return model
@@ -66,22 +80,29 @@ def _load_backbone(backbone: Any, path: Path) -> None:
     _load_safetensors_into(backbone.hf_model(), path, f"backbone {backbone.name!r}")
 
 
+def _load_trained_base(backbone: Any, path: Path) -> None:
+    from safetensors.torch import load_file
+
+    expected = backbone.trained_base_state()
+    if not expected and not path.is_file():
+        return
+    if not path.is_file():
+        raise FgsglError(
+            f"{path}: missing (the backbone weights trained beside LoRA, "
+            f"trainable_mlp {backbone.trainable_mlp!r})"
+        )
+    backbone.load_trained_base_state(load_file(path), str(path))
+
+
 def _load_safetensors_into(module: nn.Module, path: Path, what: str) -> None:
     from safetensors.torch import load_file
 
     if not path.is_file():
         raise FgsglError(f"{path}: missing (the {what} weights of the model artifact)")
     state = load_file(path)
-    expected = module.state_dict()
-    problems = [f"missing: {k}" for k in sorted(set(expected) - set(state))]
-    problems += [f"unexpected: {k}" for k in sorted(set(state) - set(expected))]
-    problems += [
-        f"{k}: shape {tuple(state[k].shape)} in the file, {tuple(v.shape)} in the model"
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
+    problems = state_problems(module.state_dict(), state, limit=20)
     if problems:
-        raise FgsglError(f"{path}: does not fit the model built from the config", problems[:20])
+        raise FgsglError(f"{path}: does not fit the model built from the config", problems)
     module.load_state_dict(state, strict=True)
 
 

@@ -7,7 +7,8 @@ identical descriptions of other clips out of a clip's negatives.
 
 Layout (docs/artifacts.md, "texts"):
     metadata.json   kind fgsgl.texts; encoder, encoder_revision, dim, pooling,
-                    normalization, dataset_fingerprint, num_classes, counts
+                    normalization, dataset_fingerprint, num_classes, counts, geometry
+                    (fgsgl.text.geometry: how far the T_fg spread inside a class)
     texts.csv       row, kind (fg|class), class_id (-1 for fg rows), text
     embeddings.npy  float32 (rows, dim), L2-normalised, row i = texts.csv row i
     clips.csv       clip_id, label, fg_row, class_row

@@ -1,9 +1,10 @@
 """Model folders for the text encoders: where they are, which weights they hold, and their hash.
 
-A checkpoint is named by a local folder or a Hugging Face id. An id is resolved to a folder
-through the Hugging Face cache (downloaded there when the machine is online and
-HF_HUB_OFFLINE is unset), so everything after this module works on a local folder and the
-weights it hashes are exactly the ones it loads. Only safetensors weights are read: pickled
+A checkpoint is named by a local folder or a Hugging Face id, optionally pinned as
+`ORG/NAME@REVISION`. An id is resolved to a folder through the Hugging Face cache
+(downloaded there when the machine is online and HF_HUB_OFFLINE is unset; fgsgl.hub), so
+everything after this module works on a local folder and the weights it hashes are exactly
+the ones it loads. Only safetensors weights are read: pickled
 weights (pytorch_model.bin) can run code when loaded.
 """
 
@@ -17,55 +18,22 @@ from typing import Any
 
 from fgsgl.errors import FgsglError
 from fgsgl.hashing import sha256_file, sha256_json
+from fgsgl.hub import resolve
 
-# What a text encoder needs from a hub repository: configs, tokenizer files, safetensors
-# weights and (used only with --trust-remote-code) the model's own Python files.
-HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*.py"]
 PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.msgpack")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-_HUB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
-
-
 def resolve_model_dir(
-    spec: str, *, cache_dir: str | Path | None = None, local_files_only: bool | None = None
+    spec: str,
+    *,
+    part: str = "all",
+    cache_dir: str | Path | None = None,
+    local_files_only: bool | None = None,
 ) -> Path:
-    """A local folder for `spec` (a folder path, or a Hugging Face id via the hub cache)."""
-    if not spec:
-        raise FgsglError("empty model path or id")
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return path.resolve()
-    if path.exists():
-        raise FgsglError(f"{spec}: not a folder (a text encoder is a Hugging Face model folder)")
-    if not _HUB_ID.fullmatch(spec):
-        raise FgsglError(f"{spec}: no such model folder")
-    return _from_hub(spec, cache_dir=cache_dir, local_files_only=local_files_only)
-
-
-def _from_hub(repo_id: str, *, cache_dir: str | Path | None, local_files_only: bool | None) -> Path:
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import HFValidationError
-
-    offline = constants.HF_HUB_OFFLINE if local_files_only is None else local_files_only
-    try:
-        folder = snapshot_download(
-            repo_id,
-            allow_patterns=HUB_PATTERNS,
-            cache_dir=cache_dir,
-            local_files_only=offline,
-        )
-    except HFValidationError as e:
-        raise FgsglError(f"{repo_id}: no such model folder, and not a valid Hugging Face id") from e
-    except Exception as e:  # hub errors come in many types; all mean "could not get it"
-        where = (
-            "not a local folder, and not in the Hugging Face cache (offline)"
-            if offline
-            else f"not a local folder, and the Hugging Face hub did not give it ({e})"
-        )
-        raise FgsglError(f"{repo_id}: {where}") from e
-    return Path(folder)
+    """A local folder for `spec`: a folder path, or a hub id (optionally `@REVISION`) via
+    the Hugging Face cache (fgsgl.hub.resolve, which also says where the files came from)."""
+    return resolve(spec, part, cache_dir=cache_dir, local_files_only=local_files_only).folder
 
 
 def read_config(folder: Path) -> dict[str, Any]:

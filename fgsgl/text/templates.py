@@ -57,9 +57,11 @@ def template_index(attributes: Mapping[str, object]) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % len(FG_TEMPLATES)
 
 
-def fg_text(attributes: Mapping[str, object]) -> str:
+def fg_text(attributes: Mapping[str, object], *, template: int | None = None) -> str:
     """T_fg: one sentence from initiator, receiver, direction and motion.
 
+    `template` forces one paraphrase (an index into FG_TEMPLATES) instead of the hashed
+    choice: fgsgl.text.geometry uses it to tell the paraphrases' share of the text spread.
     Raises KeyError naming the missing attribute; empty values are refused (ValueError),
     since a sentence with a hole in it would still embed without complaint.
     """
@@ -73,8 +75,8 @@ def fg_text(attributes: Mapping[str, object]) -> str:
         if not v or v.lower() == "nan":
             raise ValueError(f"attribute {a!r} is empty")
         values[a] = v
-    template = FG_TEMPLATES[template_index(values)]
-    return template.format(
+    chosen = FG_TEMPLATES[template_index(values) if template is None else template]
+    return chosen.format(
         initiator=_noun_phrase(values["initiator"]),
         receiver=_noun_phrase(values["receiver"]),
         direction=values["direction"],

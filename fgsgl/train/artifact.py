@@ -43,14 +43,20 @@ def read_artifact(path: str | Path) -> tuple[dict[str, Any], TrainConfig]:
     return meta, config_from_dict(values, source=str(config_path))
 
 
-def load_model(path: str | Path) -> tuple[Any, TrainConfig]:
-    """Rebuild a trained model from its artifact directory alone: (model in eval mode on
-    the CPU, its training config)."""
+def load_model(path: str | Path, *, weights: str | None = None) -> tuple[Any, TrainConfig]:
+    """Rebuild a trained model from its artifact directory alone (and, for a pretrained
+    backbone, its checkpoint: from `weights`, a fetched weights artifact, or from where the
+    backbone's name points): (model in eval mode on the CPU, its training config)."""
     from fgsgl.model import load_model as load_weights
+    from fgsgl.model.backbones import BuildContext
 
     meta, cfg = read_artifact(path)
     model = load_weights(
-        path, cfg.model, num_classes=int(meta["num_classes"]), text_dim=int(meta["text_dim"])
+        path,
+        cfg.model,
+        num_classes=int(meta["num_classes"]),
+        text_dim=int(meta["text_dim"]),
+        ctx=BuildContext(weights=weights),
     )
     model.eval()
     return model, cfg

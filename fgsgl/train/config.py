@@ -27,6 +27,10 @@ log = logging.getLogger("fgsgl.train")
 
 GRANULARITIES = ("fine", "class")
 PRECISIONS = ("auto", "bf16", "fp32")
+# Model selection: the best validation top-1 of this stage, or of the whole ML-CO run (stage
+# 2 then keeps the stage-1 model if no stage-2 epoch beats it: the paper keeps the best
+# checkpoint of its one training run).
+SELECTIONS = ("stage", "run")
 
 
 @dataclass
@@ -78,6 +82,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     precision: str = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
+    selection: str = "stage"  # SELECTIONS
 
     def to_dict(self) -> dict[str, Any]:
         """Nested sections, in declaration order (the order config.yaml shows)."""
@@ -121,6 +126,7 @@ class TrainConfig:
         need(self.optim.grad_accum >= 1, "optim.grad_accum", "is not >= 1")
         need(self.data.workers >= 0, "data.workers", "is not >= 0")
         need(self.precision in PRECISIONS, "precision", f"is not one of {list(PRECISIONS)}")
+        need(self.selection in SELECTIONS, "selection", f"is not one of {list(SELECTIONS)}")
         return out
 
 

@@ -24,6 +24,7 @@ from fgsgl import storage
 from fgsgl.artifacts import read_metadata
 from fgsgl.errors import FgsglError, UsageError
 from fgsgl.hashing import sha256_json, short
+from fgsgl.model.backbones import BuildContext
 from fgsgl.train import artifact
 from fgsgl.train.checkpoint import Checkpointer, TrainState
 from fgsgl.train.config import TrainConfig, load_config
@@ -45,19 +46,22 @@ def train(
     config: str | None = None,
     overrides: dict[str, object] | None = None,
     deepspeed: str | None = None,
+    weights: str | None = None,
 ) -> dict:
     """Train `stage` (1 or 2) and write the model artifact to `out`; returns a summary.
 
     `deepspeed`: None runs without DeepSpeed; "" uses the default DeepSpeed config (ZeRO-2,
-    bf16 on CUDA); a path names a DeepSpeed config file. Rerunning the same call after an
-    interruption resumes from the last epoch checkpoint in `out`; after completion it
-    returns the finished run's summary without training again.
+    bf16 on CUDA); a path names a DeepSpeed config file. `weights`: a fetched weights
+    artifact of the backbone (fgsgl.weights) to read the checkpoint from. Rerunning the
+    same call after an interruption resumes from the last epoch checkpoint in `out`; after
+    completion it returns the finished run's summary without training again.
     """
     started = time.perf_counter()
     cfg = load_config(config, overrides)
     plan = plan_stage(cfg, stage)
     check_init_flag(plan, cfg, init)
-    for name, path in (("FRAMES", frames), ("TEXTS", texts), ("OUT", out), ("--init", init)):
+    paths = (("FRAMES", frames), ("TEXTS", texts), ("OUT", out), ("--init", init))
+    for name, path in (*paths, ("--weights", weights)):
         if path is not None and storage.is_gcs(path):
             raise UsageError(
                 f"{name} {path}: training reads and writes local directories (KFP mounts its "
@@ -84,11 +88,18 @@ def train(
     device = device_for(dist or Dist(0, 0, 1))
     seed_everything(cfg.seed)
 
-    model = build_or_load_model(cfg, inputs, init)
+    ctx = BuildContext(weights=weights)
+    model = build_or_load_model(cfg, inputs, init, ctx)
     log.info(plan.describe())
     frozen = freeze_unused_heads(model, plan)
     unused = f" ({', '.join(frozen)} frozen: no loss of this stage reads it)" if frozen else ""
     log.info("training: %s%s", parameter_summary(model), unused)
+    readings = trainable_by_reading(cfg, inputs, ctx)
+    if readings:
+        log.info(
+            "trainable parameters by reading of model.trainable_mlp: %s",
+            ", ".join(f"{k} {v:,}" for k, v in readings.items()),
+        )
     train_loader, val_loader = make_loaders(cfg, inputs, model, dist, device)
     steps_per_epoch = math.ceil(len(train_loader) / cfg.optim.grad_accum)
     stepper = make_stepper(cfg, plan, model, steps_per_epoch, device, dist, deepspeed)
@@ -97,6 +108,8 @@ def train(
     state = checkpointer.restore(stepper)
     if state is None:
         state = TrainState()
+        if plan.needs_init and cfg.selection == "run":
+            state = start_from_init(init_meta, checkpointer, model)
     else:
         log.info("resuming %s after epoch %d of %d", out_dir, state.epoch, plan.epochs)
     resumed_from = state.epoch
@@ -132,7 +145,7 @@ def train(
             best_dir=checkpointer.best,
             cfg=cfg,
             history=state.history,
-            fields=metadata_fields(cfg, plan, inputs, model, state, run, init_meta),
+            fields=metadata_fields(cfg, plan, inputs, model, state, run, init_meta, readings),
         )
         shutil.rmtree(checkpointer.best, ignore_errors=True)  # now a copy in OUT itself
         log.info(
@@ -306,6 +319,36 @@ def finished_summary(out_dir: Path, run: dict[str, Any]) -> dict | None:
     }
 
 
+def start_from_init(
+    init_meta: dict[str, Any] | None, checkpointer: Checkpointer, model: Any
+) -> TrainState:
+    """selection=run: the stage-1 model is the best so far (epoch 0 of this stage), so a
+    stage-2 epoch is kept only if it beats stage 1's best validation top-1."""
+    best = float((init_meta or {}).get("best_val_top1", -1.0))
+    checkpointer.save_best(model)
+    log.info(
+        "model selection over the whole run: stage 1's best (val top1 %.4f, epoch %s) is kept "
+        "unless a stage-2 epoch beats it",
+        best,
+        (init_meta or {}).get("best_epoch"),
+    )
+    return TrainState(best_top1=best, best_epoch=0)
+
+
+def trainable_by_reading(cfg: TrainConfig, inputs: Inputs, ctx: Any) -> dict[str, int]:
+    """Trainable parameters under each reading of model.trainable_mlp the backbone allows,
+    from the model's structure alone (meta tensors, no weights read); {} for backbones
+    trained fully."""
+    from fgsgl.model import count_trainable_by_reading
+
+    return count_trainable_by_reading(
+        cfg.model,
+        num_classes=inputs.frames.num_classes,
+        text_dim=inputs.bank.dim,
+        weights=ctx.weights,
+    )
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -318,15 +361,15 @@ def parameter_summary(model: Any) -> str:
     return summary(model)
 
 
-def build_or_load_model(cfg: TrainConfig, inputs: Inputs, init: str | None) -> Any:
+def build_or_load_model(cfg: TrainConfig, inputs: Inputs, init: str | None, ctx: Any) -> Any:
     from fgsgl.model import build_model
     from fgsgl.model import load_model as load_weights
 
     num_classes, text_dim = inputs.frames.num_classes, inputs.bank.dim
     if init is None:
-        return build_model(cfg.model, num_classes=num_classes, text_dim=text_dim)
+        return build_model(cfg.model, num_classes=num_classes, text_dim=text_dim, ctx=ctx)
     log.info("stage 2 starts from %s", init)
-    return load_weights(init, cfg.model, num_classes=num_classes, text_dim=text_dim)
+    return load_weights(init, cfg.model, num_classes=num_classes, text_dim=text_dim, ctx=ctx)
 
 
 def make_loaders(
@@ -431,6 +474,16 @@ def loss_targets(inputs: Inputs, plan: StagePlan, device: torch.device) -> LossT
     )
 
 
+def selected_model(
+    cfg: TrainConfig, plan: StagePlan, state: TrainState, init_meta: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Which epoch of which stage the artifact's weights are (best_epoch 0 of a stage-2 run
+    with selection=run: the stage-1 model it started from)."""
+    if state.best_epoch == 0 and init_meta is not None:
+        return {"stage": 1, "epoch": init_meta.get("best_epoch"), "selection": cfg.selection}
+    return {"stage": plan.stage, "epoch": state.best_epoch, "selection": cfg.selection}
+
+
 def metadata_fields(
     cfg: TrainConfig,
     plan: StagePlan,
@@ -439,6 +492,7 @@ def metadata_fields(
     state: TrainState,
     run: dict[str, Any],
     init_meta: dict[str, Any] | None,
+    readings: dict[str, int],
 ) -> dict[str, Any]:
     frames, bank = inputs.frames, inputs.bank
     return {
@@ -451,11 +505,15 @@ def metadata_fields(
         "frames": frames.frames,
         "dataset_fingerprint": frames.dataset_fingerprint,
         "texts_encoder": bank.encoder,
+        "backbone_weights": model.backbone.provenance,
+        "trainable_mlp": model.backbone.trainable_mlp,
+        "trainable_by_reading": readings,
         "stage": plan.stage,
         "losses": plan.weights,
         "epochs": plan.epochs,
         "best_epoch": state.best_epoch,
         "best_val_top1": state.best_top1,
+        "selected": selected_model(cfg, plan, state, init_meta),
         "final_loss": state.history[-1]["loss"],
         "config_fingerprint": cfg.fingerprint(),
         "stage_config_fingerprint": cfg.fingerprint(stage_keys(cfg, plan.stage)),

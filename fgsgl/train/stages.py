@@ -121,6 +121,8 @@ def stage_keys(cfg: TrainConfig, stage: int) -> list[str]:
         unused |= {"loss.lambda_fg", "ablation.text_granularity"}
     if cfg.ablation.ml_co and stage == 1:
         unused |= {"ablation.fg_sa", "stage2.epochs", "stage2.lr"}
+    if not plan.needs_init:  # selection across stages only means something for stage 2
+        unused.add("selection")
     return [k for k in valid_keys() if k not in unused]
 
 

@@ -21,6 +21,7 @@ from fgsgl.artifacts import staged_dir, write_json
 from fgsgl.dataset.contract import CLASSES_COLUMNS, DatasetError, RowNamer
 from fgsgl.dataset.dataset import Dataset, load_dataset
 from fgsgl.dataset.importers.fg_annotations import join_fg_annotations
+from fgsgl.dataset.importers.splits import ReferenceSplit
 from fgsgl.dataset.tables import read_csv_table
 from fgsgl.dataset.validate import normalise_classes
 from fgsgl.dataset.write import write_tables
@@ -41,6 +42,7 @@ class Imported:
     files: dict[str, Path] = field(default_factory=dict)  # path in OUT -> file to copy there
     keypoints: dict[str, Any] | None = None  # import.json's record of converted skeletons
     scratch: tempfile.TemporaryDirectory | None = None  # holds `files` until written
+    reference: ReferenceSplit | None = None  # published clips per split, printed beside ours
 
 
 def classes_table(names: list[str] | tuple[str, ...]) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Splits of imported datasets: split files, subject lists and carving val from train.
+"""Splits of imported datasets: split files, subject lists, carving val from train, and
+setting an import's clips per split beside a publication's.
 
 Model selection needs a validation split. Where a source has none, it is carved from the
 training clips by subject (or by video where the source names no subjects), so that no
@@ -8,11 +9,13 @@ person or recording is on both sides, and never from test.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 import pandas as pd
 
-from fgsgl.dataset.contract import DatasetError, RowNamer, split_word
+from fgsgl.dataset.contract import SPLITS, DatasetError, RowNamer, split_word
 from fgsgl.dataset.tables import read_csv_table
 from fgsgl.errors import UsageError
 
@@ -37,8 +40,26 @@ def parse_ids(text: str, flag: str) -> list[str]:
     return ids
 
 
-def read_split_file(path: Path) -> tuple[str, dict[str, str]]:
-    """A CSV `video,split` (or `clip_id,split`) -> (key column, {key: split}).
+@dataclass(frozen=True)
+class SplitFile:
+    """A parsed split file: which column keys it, each key's split and the row it is on."""
+
+    path: Path
+    key: str  # "video" or "clip_id"
+    splits: dict[str, str]
+    positions: dict[str, list[int]]  # key -> its 0-based rows, for messages
+    where: RowNamer
+    problems: list[str]  # bad rows, for the importer to list with its own problems
+
+    def rows_of(self, keys: list[str]) -> str:
+        """'FILE row 3 (line 4)' or 'FILE rows 1, 3 (lines 2, 4)' for these keys' rows."""
+        positions = sorted(p for k in keys for p in self.positions.get(k, []))
+        return self.where.row(positions[0]) if len(positions) == 1 else self.where.rows(positions)
+
+
+def load_split_file(path: Path) -> SplitFile:
+    """A CSV `video,split` (or `clip_id,split`) and its bad rows (unknown splits, a key given
+    two splits); raises DatasetError only where the file is missing or not such a table.
 
     Split names may be written as the public releases do (validate, validation, testing).
     """
@@ -55,6 +76,7 @@ def read_split_file(path: Path) -> tuple[str, dict[str, str]]:
         )
     key = keys[0]
     splits: dict[str, str] = {}
+    positions: dict[str, list[int]] = {}
     problems = []
     for i, (k, s) in enumerate(zip(frame[key], frame["split"], strict=True)):
         split = split_word(s)
@@ -64,9 +86,16 @@ def read_split_file(path: Path) -> tuple[str, dict[str, str]]:
             problems.append(f"{where.row(i)}: {key} {k!r} is given two splits")
         else:
             splits[k] = split
-    if problems:
-        raise DatasetError(f"{path}: bad split file", problems)
-    return key, splits
+            positions.setdefault(k, []).append(i)
+    return SplitFile(path, key, splits, positions, where, problems)
+
+
+def read_split_file(path: Path) -> tuple[str, dict[str, str]]:
+    """(key column, {key: split}); raises DatasetError listing the file's bad rows."""
+    table = load_split_file(path)
+    if table.problems:
+        raise DatasetError(f"{path}: bad split file", table.problems)
+    return table.key, table.splits
 
 
 def carve_val(
@@ -130,3 +159,39 @@ def carve_val(
         f"({', '.join(chosen)})"
     )
     return manifest, note
+
+
+@dataclass(frozen=True)
+class ReferenceSplit:
+    """Clips per split that a publication reports, to set an import beside."""
+
+    name: str  # its column in the printed table, e.g. "paper"
+    source: str  # who reports the counts, e.g. "the FG-SGL paper (Wei et al., ...)"
+    clips: Mapping[str, int]  # split -> clips
+
+
+def compare_splits(splits: pd.Series, reference: ReferenceSplit) -> list[str]:
+    """Lines of a table: clips per split (and total) here, in `reference`, and the difference.
+
+    Printed after an import so that a user sees at once whether theirs is the published
+    split; the last line says whether every count matches.
+    """
+    ours = {s: int((splits == s).sum()) for s in SPLITS}
+    rows = [(s, ours[s], int(reference.clips.get(s, 0))) for s in SPLITS]
+    rows.append(("total", sum(ours.values()), sum(int(v) for v in reference.clips.values())))
+    header = ("split", "this import", reference.name, "difference")
+    cells = [header]
+    cells += [(n, f"{a:,}", f"{b:,}", f"{a - b:+,}" if a != b else "0") for n, a, b in rows]
+    widths = [max(len(row[c]) for row in cells) for c in range(len(header))]
+    lines = [f"clips per split, against {reference.source}:"]
+    for row in cells:
+        first = row[0].ljust(widths[0])
+        rest = "  ".join(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))
+        lines.append(f"  {first}  {rest}")
+    same = all(a == b for _, a, b in rows)
+    lines.append(
+        f"  the same split as the {reference.name}'s"
+        if same
+        else f"  not the {reference.name}'s split (docs/datasets.md says how to reproduce it)"
+    )
+    return lines
