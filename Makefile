@@ -15,7 +15,7 @@ SHELL  := /bin/bash
 # this machine's pip config names index folders that may not exist; hide only those lines
 QUIET  := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: venv demo test lint bench study compile images clean
+.PHONY: venv pose-venv demo test lint bench study compile images clean
 
 venv: $(VENV)/.installed
 
@@ -27,10 +27,22 @@ $(VENV)/.installed: pyproject.toml Makefile
 	@$(BIN)/python -c "import torch, fgsgl; assert torch.__version__.startswith('$(subst torch==,,$(TORCH))'), torch.__version__"
 	@touch $@
 
+# the pose runtime of `fgsgl pose` (fgsgl/pose/runtime.py): MediaPipe needs protobuf<5 and
+# kfp protobuf>=6, so it gets an environment of its own, inside ours, where fgsgl finds it
+POSE_VENV := $(VENV)/pose
+pose-venv: $(POSE_VENV)/.installed
+
+$(POSE_VENV)/.installed: fgsgl/pose/requirements.txt
+	@echo "==> preparing $(POSE_VENV) (MediaPipe, for fgsgl pose)"
+	@test -x $(POSE_VENV)/bin/python || $(PYTHON) -m venv $(POSE_VENV)
+	@$(POSE_VENV)/bin/python -m pip --disable-pip-version-check -q install -r $< 2>&1 | $(QUIET)
+	@$(POSE_VENV)/bin/python -c "import mediapipe.python.solutions.holistic"
+	@touch $@
+
 demo: venv
 	$(BIN)/fgsgl demo --out $(DEMO)
 
-test: venv
+test: venv pose-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
@@ -39,7 +51,7 @@ lint: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: venv
+bench: venv pose-venv
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 # the SynthMG ablation study: every variant x 3 seeds, written to docs/results/synthmg.md

@@ -6,13 +6,16 @@ interface and its body calls the fgsgl library. The library does the work; nothi
 computes.
 """
 
+from fgsgl.components.attributes import derive_attributes
 from fgsgl.components.encode_text import encode_text
 from fgsgl.components.evaluate import evaluate
 from fgsgl.components.extract import extract_frames, merge_frames
 from fgsgl.components.fetch import fetch_backbone, fetch_text_encoder
+from fgsgl.components.pose import estimate_pose
 from fgsgl.components.train import train_stage1, train_stage2
 
-# component function name -> component (what `fgsgl rerun STEP` looks up)
+# component function name -> component: the training pipeline's tasks (what `fgsgl rerun
+# STEP` looks up); estimate_pose runs before it, once per dataset (components/pose.py)
 STEPS = {
     c.name.replace("-", "_"): c
     for c in (
@@ -20,6 +23,7 @@ STEPS = {
         fetch_text_encoder,
         extract_frames,
         merge_frames,
+        derive_attributes,
         encode_text,
         train_stage1,
         train_stage2,
@@ -29,7 +33,9 @@ STEPS = {
 
 __all__ = [
     "STEPS",
+    "derive_attributes",
     "encode_text",
+    "estimate_pose",
     "evaluate",
     "extract_frames",
     "fetch_backbone",

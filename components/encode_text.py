@@ -11,11 +11,13 @@ def encode_text(
     dataset: str,
     dataset_fingerprint: str,
     text_weights: Input[Artifact],
+    attributes: Input[Artifact],
     texts: Output[Dataset],
     text_encoder: str = "minilm",
     text_pooling: str = "",
     text_dtype: str = "",
     text_trust_remote_code: bool = False,
+    text_paraphrases: bool = False,
 ) -> None:
     """Embed every unique fine-grained text T_fg and class text T_c once, with a frozen encoder.
 
@@ -23,6 +25,7 @@ def encode_text(
         dataset: the dataset directory (local path or gs:// URI).
         dataset_fingerprint: content fingerprint of the dataset; only part of the cache key.
         text_weights: the encoder's fetched checkpoint (fetch-text-encoder).
+        attributes: each clip's attributes and their sources (derive-attributes).
         texts: the texts artifact (docs/artifacts.md "texts").
         text_encoder: "minilm" (packaged, offline), a Hugging Face encoder, or InternVL's
             language model (see fgsgl.text.encoders).
@@ -32,6 +35,7 @@ def encode_text(
             mean). Recorded in the artifact's metadata with the texts' geometry.
         text_dtype: weights dtype; "" = automatic (bf16 on CUDA, fp32 on CPU).
         text_trust_remote_code: allow the encoder's own code from its checkpoint.
+        text_paraphrases: one of four sentence templates per attribute set (default one).
     """
     from fgsgl.text.encode import encode_texts
     from fgsgl.weights import has_files
@@ -44,4 +48,6 @@ def encode_text(
         dtype=text_dtype or None,
         trust_remote_code=text_trust_remote_code,
         weights=text_weights.path if has_files(text_weights.path) else None,
+        attributes=attributes.path,
+        paraphrase=text_paraphrases,
     )

@@ -28,3 +28,14 @@ class UsageError(FgsglError):
     """Wrong command-line usage that argparse itself cannot see (exit 2, like argparse)."""
 
     exit_code = 2
+
+
+def check_failure_ratio(failed: int, total: int, limit: float, *, what: str, see: str) -> None:
+    """A batch step (extract, pose) that recorded its failures and wrote the rest stops with
+    this error when more than `limit` (its --max-failure-ratio) of its `what` failed; `see`
+    says where the failures and the good ones are."""
+    if total and failed / total > limit:
+        raise FgsglError(
+            f"{failed} of {total} {what} failed ({failed / total:.1%}), more than "
+            f"--max-failure-ratio {limit:g}; {see}"
+        )

@@ -74,6 +74,8 @@ OTHER_PARAMETERS: dict[str, str] = {
     "text_pooling": "text encoding",
     "text_dtype": "text encoding",
     "text_trust_remote_code": "text encoding",
+    "text_paraphrases": "text encoding",
+    "fg_attributes": "the attributes step (FG-Text attributes: auto, annotated, derived, class)",
     "weights_mirror": "the weights fetch steps",
     "deepspeed": "the training launcher (fgsgl train --deepspeed)",
     "eval_split": "evaluation",

@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The CPU image of the pipeline: frame extraction, FG-Text encoding, evaluation.
+# The CPU image of the pipeline: frame extraction, pose, FG-Text attributes and encoding,
+# evaluation.
 #   docker build -f images/cpu.Dockerfile -t fgsgl-cpu:VERSION .   (or `make images`)
 # Pins come only from pyproject.toml (images/requirements.py prints them); the dependency
 # layers come before the source, so a code change rebuilds only the last layers.
@@ -18,7 +19,13 @@ RUN python requirements.py --only torch > torch.txt \
 RUN python requirements.py --without torch > requirements.txt \
  && pip install -r requirements.txt
 
-# 2. this distribution, without resolving anything again
+# 2. the pose runtime of `fgsgl pose` (MediaPipe needs protobuf<5, kfp protobuf>=6: an
+#    environment of its own, found through FGSGL_POSE_PYTHON)
+COPY fgsgl/pose/requirements.txt pose-requirements.txt
+RUN python -m venv /opt/pose && /opt/pose/bin/pip install -r pose-requirements.txt
+ENV FGSGL_POSE_PYTHON=/opt/pose/bin/python
+
+# 3. this distribution, without resolving anything again
 WORKDIR /opt/fgsgl/src
 COPY README.md pyproject.toml ./
 COPY fgsgl/ fgsgl/

@@ -1,8 +1,9 @@
 """The FG-SGL pipeline: one pipeline function, the ablation variants as its parameters.
 
-    fetch-text-encoder ─ encode-text ─┐
-    extract-frames ───────────────────┴─ ml_co? ─ train-stage1 ─ train-stage2 ─ evaluate
-    fetch-backbone ──── (training, evaluation) └── train-stage2 (one stage) ─── evaluate
+    fetch-text-encoder ─┬ encode-text ─┐
+    derive-attributes ──┘              │
+    extract-frames ────────────────────┴ ml_co? ─ train-stage1 ─ train-stage2 ─ evaluate
+    fetch-backbone ──── (training, evaluation) └─ train-stage2 (one stage) ── evaluate
 
 The fetch steps copy a pinned checkpoint (e.g. InternVL2.5-8B's vision shards, its language
 model's shards) into an artifact once per name, from the hub or `weights_mirror`; the GPU
@@ -37,6 +38,7 @@ from typing import Any
 from kfp import dsl, kubernetes
 
 from fgsgl.components import (
+    derive_attributes,
     encode_text,
     evaluate,
     extract_frames,
@@ -50,7 +52,16 @@ from fgsgl.components import (
 
 PIPELINE_NAME = "fgsgl"
 GPU_STEPS = ("train", "text", "evaluate")
-ARTIFACT_NAMES = ("frames", "texts", "model", "init", "parts", "evaluation", "weights")
+ARTIFACT_NAMES = (
+    "frames",
+    "texts",
+    "model",
+    "init",
+    "parts",
+    "evaluation",
+    "weights",
+    "attributes",
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,9 @@ def _define(options: BuildOptions) -> Any:
         text_pooling: str = "",
         text_dtype: str = "",
         text_trust_remote_code: bool = False,
+        text_paraphrases: bool = False,
+        # FG-Text attributes: auto | annotated | derived | class (fgsgl.attributes.artifact)
+        fg_attributes: str = "auto",
         # the weights fetch steps: "" = the Hugging Face hub, else a folder / gs:// mirror
         weights_mirror: str = "",
         # training (fgsgl.train.config; fgsgl.pipeline_params.TRAIN_KEYS)
@@ -197,7 +211,9 @@ def _define(options: BuildOptions) -> Any:
         frames = extraction(p, options)
         text_weights = place(_task(fetch_text_encoder, p), "fetch").outputs["weights"]
         backbone_weights = place(_task(fetch_backbone, p), "fetch").outputs["weights"]
-        texts = place(_task(encode_text, p, text_weights=text_weights), "text").outputs["texts"]
+        attributes = place(_task(derive_attributes, p), "attributes").outputs["attributes"]
+        texts = _task(encode_text, p, text_weights=text_weights, attributes=attributes)
+        texts = place(texts, "text").outputs["texts"]
         inputs = {"frames": frames, "texts": texts, "backbone_weights": backbone_weights}
 
         with dsl.If(ml_co == True, name="two-stage"):  # noqa: E712 - a KFP condition

@@ -39,6 +39,7 @@ def check_runs(plans: list[PlannedRun], dataset: Any | None = None) -> list[str]
         raise FgsglError("these runs would fail in their pods; nothing was started", problems)
     if dataset is not None:
         check_keypoints(dataset, plans)
+        check_fg_text(dataset, plans)
     return list(notes)
 
 
@@ -166,6 +167,39 @@ def epoch_budget(arguments: dict[str, Any]) -> str:
     scope = "each stage" if cfg.ablation.ml_co and cfg.selection == "stage" else "the whole run"
     total = sum(p.epochs for p in stages)
     return f"{' + '.join(parts)} = {total} epochs; best val top-1 of {scope} kept"
+
+
+def needs_fg_text(arguments: dict[str, Any]) -> bool:
+    """Whether a run trains L_fg on fine-grained texts T_fg (full, no_cp_a, no_ml_co)."""
+    return bool(arguments["fg_sa"]) and arguments["text_granularity"] == "fine"
+
+
+def check_fg_text(ds: Any, plans: list[PlannedRun]) -> None:
+    """The runs that train on T_fg need fine-grained texts for most clips: refuse them
+    before anything starts, naming them and the three ways to get such texts."""
+    from fgsgl.attributes.coverage import coverage
+    from fgsgl.text.encode import FG_WAYS, MIN_FG_SHARE
+
+    refused: dict[str, str] = {}
+    cover = None
+    for plan in plans:
+        if not needs_fg_text(plan.arguments):
+            continue
+        cover = cover or coverage(ds)
+        mode = plan.arguments["fg_attributes"]
+        if cover.usable(mode).sum() < MIN_FG_SHARE * cover.clips:
+            refused[plan.name] = (
+                f"fg_attributes={mode}: {cover.describe(mode)}, of {cover.clips} clips"
+            )
+    if refused:
+        names = ", ".join(refused)
+        raise FgsglError(
+            f"run(s) {names} train FG-SA on fine-grained texts (T_fg), and fewer than "
+            f"{MIN_FG_SHARE:.0%} of the clips of {ds.root} can have one; the variants without "
+            "T_fg (no_fg_sa, class_text, clip_mg) can run on it",
+            [f"{name}: {why}" for name, why in refused.items()]
+            + [f"to get fine-grained texts: {way}" for way in FG_WAYS],
+        )
 
 
 def check_keypoints(ds: Any, plans: list[PlannedRun]) -> None:

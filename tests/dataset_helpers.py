@@ -1,5 +1,6 @@
 """A small valid dataset directory for tests that plan or submit runs: its tables, stand-in
-video files and per-clip keypoints (what clip_mg needs); no step decodes these videos."""
+video files, per-clip keypoints (what clip_mg needs) and, unless fg=False, the four FG-Text
+attributes (what the variants that train on T_fg need); no step decodes these videos."""
 
 from __future__ import annotations
 
@@ -10,8 +11,15 @@ import pandas as pd
 
 from fgsgl.dataset import write_tables
 
+ATTRIBUTES = {
+    "initiator": "right hand",
+    "receiver": "neck",
+    "direction": "upward",
+    "motion": "touches it",
+}
 
-def planning_dataset(root: Path) -> Path:
+
+def planning_dataset(root: Path, *, fg: bool = True) -> Path:
     (root / "videos").mkdir(parents=True)
     (root / "keypoints").mkdir()
     rows = []
@@ -25,6 +33,7 @@ def planning_dataset(root: Path) -> Path:
                 "label": i % 2,
                 "split": split,
                 "keypoints": f"keypoints/c{i}.npy",
+                **(ATTRIBUTES if fg else {}),
             }
         )
     classes = pd.DataFrame(

@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from fgsgl.components import STEPS
+from fgsgl.components import STEPS, estimate_pose
+
+COMPONENTS = {**STEPS, "estimate_pose": estimate_pose}
 
 WEIGHTS = {"backbone_weights": "system.Artifact"}
 ARTIFACTS = {
@@ -17,7 +19,12 @@ ARTIFACTS = {
     "fetch_text_encoder": ({}, {"weights": "system.Artifact"}),
     "extract_frames": ({}, {"frames": "system.Dataset"}),
     "merge_frames": ({"parts": "system.Dataset"}, {"frames": "system.Dataset"}),
-    "encode_text": ({"text_weights": "system.Artifact"}, {"texts": "system.Dataset"}),
+    "derive_attributes": ({}, {"attributes": "system.Artifact"}),
+    "estimate_pose": ({}, {"keypoints": "system.Dataset"}),
+    "encode_text": (
+        {"text_weights": "system.Artifact", "attributes": "system.Artifact"},
+        {"texts": "system.Dataset"},
+    ),
     "train_stage1": (
         {"frames": "system.Dataset", "texts": "system.Dataset", **WEIGHTS},
         {"model": "system.Model"},
@@ -49,7 +56,7 @@ def schema(type_: str) -> str:
 
 @pytest.mark.parametrize("name", sorted(ARTIFACTS))
 def test_typed_artifacts_in_and_out_and_every_parameter_documented(name: str) -> None:
-    component = STEPS[name]
+    component = COMPONENTS[name]
     spec = component.component_spec
     inputs, outputs = ARTIFACTS[name]
     artifact_inputs = {k: schema(v.type) for k, v in spec.inputs.items() if "." in v.type}
@@ -62,7 +69,7 @@ def test_typed_artifacts_in_and_out_and_every_parameter_documented(name: str) ->
 
 @pytest.mark.parametrize("name", sorted(ARTIFACTS))
 def test_runs_in_the_project_image_without_installing_anything(name: str) -> None:
-    container = STEPS[name].component_spec.implementation.container
+    container = COMPONENTS[name].component_spec.implementation.container
     image = "fgsgl-gpu:" if name.startswith("train") else "fgsgl-cpu:"
     assert container.image.startswith(image)
     command = " ".join(container.command)

@@ -145,7 +145,9 @@ def test_stage1_sits_under_ml_co_and_each_task_gets_only_what_it_reads(compiled:
         "text_pooling",
         "text_dtype",
         "text_trust_remote_code",
+        "text_paraphrases",
     }
+    assert params("derive-attributes") == {"dataset", "dataset_fingerprint", "fg_attributes"}
     assert params("fetch-backbone") == {"backbone", "weights_mirror"}
     assert params("fetch-text-encoder") == {"text_encoder", "weights_mirror"}
     stage1 = params("train-stage1")

@@ -2,8 +2,9 @@
 kfp.local with its cache, what runs cold and warm, what a changed setting or manifest
 reruns, the compiled YAML run back, and `fgsgl rerun` of the evaluation.
 
-Cold, FG-SGL's five variants are exactly 16 task executions: the 2 weights fetches (backbone
-and text encoder, empty artifacts for tiny-clip and minilm), 1 extraction, 1 text encoding,
+Cold, FG-SGL's five variants are exactly 17 task executions: the 2 weights fetches (backbone
+and text encoder, empty artifacts for tiny-clip and minilm), 1 extraction, 1 attributes
+step (FG-Text attributes: SynthMG's own, annotated), 1 text encoding,
 2 stage-1 trainings (full, no_fg_sa and class_text share one; no_cp_a has its own; no_ml_co
 has none), 5 stage-2 trainings and 5 evaluations. clip_mg after them is 2 more (its one
 training stage and its evaluation): it shares their fetches, extraction and text encoding.
@@ -36,6 +37,7 @@ FETCH = {"fetch_backbone": 1, "fetch_text_encoder": 1}
 COLD = {
     **FETCH,
     "extract_frames": 1,
+    "derive_attributes": 1,
     "encode_text": 1,
     "train_stage1": 2,
     "train_stage2": 5,
@@ -78,9 +80,9 @@ def by_run(result: LocalResult) -> dict[str, dict[str, str]]:
     return {r.name: {t.step: t.status for t in r.tasks} for r in result.runs}
 
 
-def test_cold_run_of_the_five_ablations_executes_16_tasks(cold: LocalResult, root: Path) -> None:
+def test_cold_run_of_the_five_ablations_executes_17_tasks(cold: LocalResult, root: Path) -> None:
     assert [r.name for r in cold.runs] == ABLATIONS
-    assert len(cold.executions) == 16
+    assert len(cold.executions) == 17
     assert cold.executed_steps() == Counter(COLD)
     status = by_run(cold)
     assert status["full"] == dict.fromkeys(COLD, "executed")
@@ -102,7 +104,7 @@ def test_cold_run_of_the_five_ablations_executes_16_tasks(cold: LocalResult, roo
         assert all(0.0 <= v <= 1.0 for v in metrics.values())
     assert Path(cold.compare).is_file()
     summary = json.loads((root / "summary.json").read_text())
-    assert summary["executions"] == 16
+    assert summary["executions"] == 17
     assert not list((root / "tmp").glob("tmp.*"))  # kfp's temp folders went to ROOT/tmp
     assert builtins.print is PRINT  # not left indented by tasks that ran side by side
 
@@ -123,7 +125,7 @@ def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult) -> N
     assert [r["row"] for r in confusion["rows"]] == ev["matrix"]
     assert Path(evaluate.outputs["report"]).read_text().startswith("#")
     report = cold.report()
-    assert "16 of 34 tasks executed" in report
+    assert "17 of 39 tasks executed" in report
     assert re.search(r"^no_fg_sa\s+train-stage1\s+cached\s+-\s+runs/full/", report, re.M)
 
 
@@ -193,7 +195,11 @@ def test_seeds_multiply_only_the_seed_dependent_tasks(
     # seed 0 is the cold run's own (the default seed); seed 1 trains and evaluates anew
     # while extraction and text encoding come from the cache
     assert by_run(seeded)["full-seed0"] == dict.fromkeys(
-        [*FETCH, "extract_frames", "encode_text", "train_stage1", "train_stage2", "evaluate"],
+        [
+            *FETCH,
+            *("extract_frames", "derive_attributes", "encode_text"),
+            *("train_stage1", "train_stage2", "evaluate"),
+        ],
         "cached",
     )
     assert seeded.executed_steps() == Counter({"train_stage1": 1, "train_stage2": 1, "evaluate": 1})
@@ -237,7 +243,7 @@ def test_the_compiled_yaml_loaded_back_is_the_pipeline_that_ran(
         )
     assert record.status == "succeeded"
     # the two fetches, extraction, text encoding, two stages, evaluation
-    assert [t.status for t in record.tasks] == ["cached"] * 7
+    assert [t.status for t in record.tasks] == ["cached"] * 8
     assert record.metrics() == cold.runs[2].metrics()
 
 

@@ -13,7 +13,7 @@ import pytest
 from text_helpers import CLASSES, synthmg_like_dataset, tiny_bert
 
 from fgsgl.cli import main
-from fgsgl.dataset import DatasetError, load_dataset, write_tables
+from fgsgl.dataset import load_dataset, write_tables
 from fgsgl.errors import FgsglError
 from fgsgl.text.bank import load_texts
 from fgsgl.text.encode import encode_texts, text_tables
@@ -38,6 +38,13 @@ def artifact(dataset, bert, tmp_path_factory):
     return out, summary
 
 
+@pytest.fixture(scope="module")
+def paraphrased(dataset, bert, tmp_path_factory):
+    out = tmp_path_factory.mktemp("texts") / "paraphrased"
+    summary = encode_texts(str(dataset), str(out), encoder=bert, batch_size=4, paraphrase=True)
+    return out, summary
+
+
 def test_text_tables_by_hand():
     texts, clips = text_tables(
         ["a", "b", "c", "d"], [1, 0, 1, 1], ["x", "y", "x", "x"], ["class zero", "class one"]
@@ -53,6 +60,7 @@ def test_text_tables_by_hand():
         "label": [1, 0, 1, 1],
         "fg_row": [0, 1, 0, 0],
         "class_row": [3, 2, 3, 3],
+        "fg_source": ["annotated"] * 4,
     }
 
 
@@ -107,10 +115,10 @@ def _one_template(manifest: pd.DataFrame) -> list[str]:
     ]
 
 
-def test_geometry_by_hand(artifact, dataset, bert):
+def test_geometry_by_hand(paraphrased, dataset, bert):
     """Every number from the artifact's own embeddings, pair by pair; the one-template
-    texts encoded here by hand with the same encoder."""
-    out, summary = artifact
+    texts encoded here by hand with the same encoder (paraphrases on, so they differ)."""
+    out, summary = paraphrased
     bank = load_texts(out)
     g = bank.meta["geometry"]
     assert summary["geometry"] == g and summary["pooling"] == bank.meta["pooling"] == "mean"
@@ -145,6 +153,22 @@ def test_geometry_by_hand(artifact, dataset, bert):
     extra = set(one_texts) - set(bank.texts["text"])
     assert bank.meta["counts"]["geometry_encoded"] == len(extra) > 0
     assert not extra & set(bank.texts["text"])
+
+
+def test_one_sentence_per_attribute_set_by_default(artifact, paraphrased):
+    """The default writes FG_TEMPLATES[0] for every clip: the template's share of the
+    within-class spread is zero and nothing beyond the rows is encoded for it."""
+    default = load_texts(artifact[0])
+    para = load_texts(paraphrased[0])
+    assert default.meta["paraphrase"] is False and para.meta["paraphrase"] is True
+    g = default.meta["geometry"]
+    assert g["template_share"] == pytest.approx(0.0, abs=1e-6)
+    assert g["within_class_spread"] == pytest.approx(g["within_class_spread_one_template"])
+    assert default.meta["counts"]["geometry_encoded"] == 0
+    # the same attribute sets: the one-template spread is the same in both artifacts
+    one = para.meta["geometry"]["within_class_spread_one_template"]
+    assert g["within_class_spread"] == pytest.approx(one, abs=1e-5)
+    assert para.meta["geometry"]["within_class_spread"] > g["within_class_spread"]
 
 
 def test_geometry_of_hand_written_texts_has_no_template_share(bert, tmp_path, capsys):
@@ -227,7 +251,9 @@ def test_a_text_shared_by_a_clip_and_a_class_is_encoded_once(bert, tmp_path):
     assert bank.text(bank.rows(["b"])[0]) == "NA"
 
 
-def test_dataset_without_fine_grained_text_names_the_rows_and_writes_nothing(bert, tmp_path):
+def test_too_few_fine_grained_texts_give_class_texts_only_and_say_how_to_get_them(bert, tmp_path):
+    """One clip of three has all four attributes (under MIN_FG_SHARE): the artifact holds
+    the class texts only, says so and why; the variants that never read T_fg can use it."""
     manifest = pd.DataFrame(
         {
             "clip_id": ["a", "b", "c"],
@@ -241,16 +267,26 @@ def test_dataset_without_fine_grained_text_names_the_rows_and_writes_nothing(ber
         }
     )
     write_tables(tmp_path / "ds", manifest, CLASSES)
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("earlier result")
-    with pytest.raises(DatasetError) as e:
-        encode_texts(str(tmp_path / "ds"), str(out), encoder=bert)
-    problems = "\n".join(e.value.problems)
-    assert "row 2" in problems and "receiver" in problems
-    assert "row 3" in problems and "motion" in problems
-    assert (out / "keep.txt").read_text() == "earlier result"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "out"]  # no partial folder
+    summary = encode_texts(str(tmp_path / "ds"), str(tmp_path / "out"), encoder=bert)
+    bank = load_texts(tmp_path / "out")
+    assert summary["fine_grained"] is False and bank.fine_grained is False
+    why = bank.meta["fine_grained_missing"]
+    assert why.startswith("1 of 3 clips have a fine-grained text") and "--fg-annotations" in why
+    assert "fgsgl pose" in why and "the annotation workflow" in why
+    assert bank.texts["kind"].tolist() == ["class"] * 3 and bank.meta["geometry"] is None
+    assert bank.clips["fg_row"].tolist() == [-1, -1, -1]
+    assert bank.rows(["a", "b", "c"], "class").tolist() == [0, 1, 2]
+
+    # two of three: fine-grained, and the clip without attributes takes its class text
+    manifest.loc[1, "receiver"] = "neck"
+    write_tables(tmp_path / "ds2", manifest, CLASSES)
+    encode_texts(str(tmp_path / "ds2"), str(tmp_path / "out2"), encoder=bert)
+    bank = load_texts(tmp_path / "out2")
+    assert bank.fine_grained is True
+    clips = bank.clips.set_index("clip_id")
+    assert clips.loc["c", "fg_row"] == clips.loc["c", "class_row"]
+    assert clips["fg_source"].tolist() == ["annotated", "annotated", "class text"]
+    assert bank.meta["fg_sources"] == {"annotated": 2, "class text": 1}
 
 
 def test_bad_options_fail_before_anything_is_read(tmp_path):

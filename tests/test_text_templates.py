@@ -45,9 +45,13 @@ def test_paraphrase_is_stable_across_processes():
     assert other.stdout.strip() == fg_text(EYES)
 
 
-def test_known_sentence():
-    assert template_index(EYES) == 1
+def test_known_sentence_one_template_by_default_the_hashed_paraphrase_on_request():
     assert fg_text(EYES) == (
+        "A person moves the right hand upward and inward to the left eye and "
+        "rubs quickly in small circles."
+    )
+    assert template_index(EYES) == 1
+    assert fg_text(EYES, paraphrase=True) == (
         "Moving the right hand upward and inward, a person reaches the left eye and "
         "rubs quickly in small circles."
     )
@@ -56,7 +60,7 @@ def test_known_sentence():
 @pytest.mark.parametrize("k", range(len(FG_TEMPLATES)))
 def test_every_paraphrase_reads_correctly_for_both_hands_and_plural_receivers(k):
     a = attrs_for_template(k, initiator="both hands", receiver="palms", motion="rubs them together")
-    text = fg_text(a)
+    text = fg_text(a, paraphrase=True)
     assert text.endswith("rubs them together.")
     assert "both hands" in text and "the both" not in text
     assert "the palms" in text
@@ -66,7 +70,7 @@ def test_every_paraphrase_reads_correctly_for_both_hands_and_plural_receivers(k)
 @pytest.mark.parametrize("k", range(len(FG_TEMPLATES)))
 def test_every_paraphrase_holds_all_four_attributes(k):
     a = attrs_for_template(k)
-    text = fg_text(a)
+    text = fg_text(a, paraphrase=True)
     for value in ("the right hand", "the left eye", a["direction"], a["motion"]):
         assert value in text
 

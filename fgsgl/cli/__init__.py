@@ -19,6 +19,8 @@ from fgsgl.errors import FgsglError
 COMMAND_MODULES: list[str] = [
     "fgsgl.cli.synth",
     "fgsgl.cli.dataset",
+    "fgsgl.cli.pose",
+    "fgsgl.cli.attributes",
     "fgsgl.cli.extract",
     "fgsgl.cli.text",
     "fgsgl.cli.weights",
@@ -30,7 +32,7 @@ COMMAND_MODULES: list[str] = [
 
 EPILOG = """\
 steps:   extract -> encode-text -> train --stage 1 -> train --stage 2 -> evaluate
-data:    synth, import, validate, fetch-weights
+data:    synth, import, validate, pose, attributes, fetch-weights
 try it:  demo (the whole pipeline on SynthMG, on CPU)
 Run `fgsgl COMMAND --help` for the options of each command."""
 

@@ -255,12 +255,6 @@ def _plans(args: argparse.Namespace, dataset: str | None = None, fingerprint: st
     )
 
 
-def _fingerprint(dataset: str) -> str:
-    from fgsgl.dataset import load_dataset
-
-    return load_dataset(dataset).fingerprint(videos=True)
-
-
 def run_compile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -268,9 +262,16 @@ def run_compile(args: argparse.Namespace) -> int:
     from fgsgl.pipelines.variants import load_variants
 
     options = _options(args)
-    fingerprint = _fingerprint(args.dataset) if args.dataset else None
+    plans = _plans(args)
+    if args.dataset:  # a dataset named: plan against it, refusing what cannot run on it
+        from fgsgl.dataset import load_dataset
+        from fgsgl.pipelines.preflight import check_runs
+
+        ds = load_dataset(args.dataset)
+        plans = _plans(args, args.dataset, ds.fingerprint(videos=True))
+        check_runs(plans, ds)
     variants = load_variants()
-    for plan in _plans(args, args.dataset, fingerprint):
+    for plan in plans:
         about = variants[plan.variant].description
         path = compile_pipeline(
             Path(args.out) / f"fgsgl-{plan.name}.yaml",

@@ -91,6 +91,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "InternVL2.5 checkpoints and their InternLM2 tokenizer)",
     )
     p.add_argument(
+        "--attributes",
+        metavar="DIR",
+        help="take each clip's attributes from this attributes artifact (`fgsgl attributes`) "
+        "instead of the manifest",
+    )
+    p.add_argument(
+        "--paraphrases",
+        action="store_true",
+        help="one of four paraphrase templates per attribute set (default: one sentence)",
+    )
+    p.add_argument(
         "--weights",
         metavar="DIR",
         help="the encoder's checkpoint as a weights artifact (`fgsgl fetch-weights --part "
@@ -113,6 +124,8 @@ def run_encode_text(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         trust_remote_code=args.trust_remote_code,
         weights=args.weights,
+        attributes=args.attributes,
+        paraphrase=args.paraphrases,
     )
     commit = f", commit {s['encoder_commit'][:12]}" if s.get("encoder_commit") else ""
     print(
@@ -120,6 +133,11 @@ def run_encode_text(args: argparse.Namespace) -> int:
         f"+ {s['classes']} class texts, {s['dim']}-d ({s['encoder']}, "
         f"weights {s['encoder_revision'][:12]}{commit}), {s['texts_per_s']:.0f} texts/s"
     )
-    for line in describe_geometry(s["geometry"]):
-        print(line)
+    sources = ", ".join(f"{k} {v}" for k, v in sorted(s["fg_sources"].items()))
+    print(f"fine-grained texts per clip by source: {sources}")
+    if not s["fine_grained"]:
+        print(f"no fine-grained texts: {s['fine_grained_missing']}")
+    if s["geometry"] is not None:
+        for line in describe_geometry(s["geometry"]):
+            print(line)
     return 0

@@ -28,6 +28,10 @@ from fgsgl.dataset.validate import (
 from fgsgl.errors import FgsglError
 from fgsgl.text.templates import ATTRIBUTES, class_text, fg_text
 
+# Files beside the manifest that record how its keypoints were made (the pose step's, an
+# importer's, SynthMG's), searched in this order for `keypoints.joints`.
+KEYPOINT_RECORDS = ("keypoints.json", "import.json", "synthmg.json")
+
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
@@ -82,20 +86,42 @@ class Dataset:
 
         Raises DatasetError naming every row that has neither.
         """
-        m = self.manifest
         if not self.has_fg_attributes:
-            problems = fg_text_problems(m, RowNamer(self.manifest_file))
+            problems = fg_text_problems(self.manifest, RowNamer(self.manifest_file))
             raise DatasetError(f"{self.root}: clips lack fine-grained attributes", problems)
+        return self.annotated_fg_texts()
+
+    def annotated_fg_texts(self, *, paraphrase: bool = False) -> pd.Series:
+        """T_fg per clip from the manifest itself (the fg_text column, else the template of
+        its four attributes), None for a clip that has neither (index clip_id)."""
+        m = self.manifest
         # One template call per distinct set of attributes, not per clip.
         columns = m[list(ATTRIBUTES)]
         keys = list(columns.astype(object).where(columns.notna(), None).itertuples(False, None))
         complete = {k for k in keys if None not in k}
-        built = {k: fg_text(dict(zip(ATTRIBUTES, k, strict=True))) for k in complete}
+        built = {
+            k: fg_text(dict(zip(ATTRIBUTES, k, strict=True)), paraphrase=paraphrase)
+            for k in complete
+        }
         texts = [
-            given if isinstance(given, str) else built[key]
+            given if isinstance(given, str) else built.get(key)
             for given, key in zip(m["fg_text"], keys, strict=True)
         ]
         return pd.Series(texts, index=pd.Index(m["clip_id"], name="clip_id"), name="fg_text")
+
+    def keypoint_joints(self) -> list[str] | None:
+        """The joint names of the dataset's keypoints, as the file that made them records
+        them (keypoints.json, import.json or synthmg.json: `keypoints.joints`)."""
+        import json
+
+        for name in KEYPOINT_RECORDS:
+            uri = storage.join(self.root, name)
+            if storage.exists(uri):
+                record = json.loads(storage.read_bytes(uri))
+                joints = (record.get("keypoints") or {}).get("joints")
+                if joints:
+                    return [str(j) for j in joints]
+        return None
 
     def fingerprint(self, *, videos: bool = False) -> str:
         """Full SHA-256 hex over the canonical tables (16 characters are shown to people).

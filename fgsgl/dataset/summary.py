@@ -62,6 +62,8 @@ def summarise(ds: Dataset) -> str:
     complete = m[list(ATTRIBUTES)].notna().all(axis=1) | m["fg_text"].notna()
     coverage.append(["clips with T_fg", f"{int(complete.sum())}/{n}"])
     lines += _table(["attribute", "clips"], coverage)
+    lines += ["", "where a clip's FG-Text can come from (fgsgl attributes, fg_attributes):"]
+    lines += _table(["source", "clips"], _fg_sources(ds))
     ranged = int(m["start_frame"].notna().sum())
     keypoints = int(m["keypoints"].notna().sum())
     lines += ["", f"clips inside longer videos (start/end frames): {ranged}/{n}"]
@@ -70,6 +72,20 @@ def summarise(ds: Dataset) -> str:
     if notes:
         lines += ["", "notes:", *[f"  - {note}" for note in notes]]
     return "\n".join(lines)
+
+
+def _fg_sources(ds: Dataset) -> list[list[object]]:
+    from fgsgl.attributes.coverage import coverage
+
+    c = coverage(ds)
+    n = c.clips
+    layout = f" ({c.layout})" if c.layout else ""
+    return [
+        ["annotated (the manifest's attributes)", f"{int(c.annotated.sum())}/{n}"],
+        [f"derived from keypoints{layout}", f"{int(c.derivable.sum())}/{n}"],
+        ["class tables (typical values)", f"{int(c.tabled.sum())}/{n}"],
+        ["none of these", f"{int((~(c.annotated | c.derivable | c.tabled)).sum())}/{n}"],
+    ]
 
 
 def _notes(ds: Dataset, counts: pd.DataFrame) -> list[str]:

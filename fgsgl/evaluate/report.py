@@ -67,6 +67,21 @@ def _model_line(ev: Evaluation) -> str:
     return f"{path}: {'; '.join(parts)}" if parts else path
 
 
+def fg_text_line(ev: Evaluation) -> str | None:
+    """Which kind of FG-Text the model was trained with: clips per source of their T_fg."""
+    fg = (ev.meta.get("model_info") or {}).get("texts_fg")
+    if not fg:
+        return None
+    if not fg.get("fine_grained"):
+        return "none (class texts only: the dataset had no fine-grained attributes)"
+    sources = fg.get("sources") or {}
+    total = sum(sources.values()) or 1
+    return ", ".join(
+        f"{name} {n} ({100 * n / total:.0f} %)"
+        for name, n in sorted(sources.items(), key=lambda kv: -kv[1])
+    )
+
+
 def _scoring_line(ev: Evaluation) -> str:
     alpha = ev.meta.get("with_prototypes")
     if alpha is None:
@@ -93,6 +108,9 @@ def summary_section(ev: Evaluation) -> list[str]:
         ["split", split],
         ["scoring", _scoring_line(ev)],
     ]
+    fg = fg_text_line(ev)
+    if fg is not None:  # annotated / derived / class tables / class text, per clip
+        rows.append(["FG-Text (T_fg per clip)", fg])
     if meta.get("variant") is not None or meta.get("seed") is not None:
         rows.append(["variant, seed", f"{meta.get('variant') or '—'}, {meta.get('seed', '—')}"])
     if "seconds" in m:

@@ -38,6 +38,7 @@ MODEL_INFO_KEYS = (
     "best_val_top1",
     "selected",
     "texts_encoder",
+    "texts_fg",
 )
 
 

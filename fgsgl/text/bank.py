@@ -11,7 +11,8 @@ Layout (docs/artifacts.md, "texts"):
                     (fgsgl.text.geometry: how far the T_fg spread inside a class)
     texts.csv       row, kind (fg|class), class_id (-1 for fg rows), text
     embeddings.npy  float32 (rows, dim), L2-normalised, row i = texts.csv row i
-    clips.csv       clip_id, label, fg_row, class_row
+    clips.csv       clip_id, label, fg_row (its class row for a clip without a T_fg of its
+                    own; -1 in a class-texts-only artifact), class_row, fg_source
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ class TextBank:
     def num_classes(self) -> int:
         return int(self.meta["num_classes"])
 
+    @property
+    def fine_grained(self) -> bool:
+        """Whether the clips have fine-grained texts (False: class texts only, the artifact
+        of a dataset without attributes; metadata `fine_grained_missing` says why)."""
+        return bool(self.meta.get("fine_grained", True))
+
     def class_rows(self) -> np.ndarray:
         """The embedding row of each class text, by class id."""
         classes = self.texts[self.texts["kind"] == "class"].sort_values("class_id")
@@ -87,6 +94,11 @@ class TextBank:
             raise FgsglError(
                 f"{self.path}: {len(missing)} clip id(s) have no text here: {shown} "
                 "(were the texts encoded from another dataset?)"
+            )
+        if granularity == "fine" and not self.fine_grained:
+            raise FgsglError(
+                f"{self.path}: no fine-grained texts (FG-Text) in this texts artifact: "
+                f"{self.meta.get('fine_grained_missing') or 'class texts only'}"
             )
         column = "fg_row" if granularity == "fine" else "class_row"
         return self.clips[column].to_numpy(dtype=np.int64)[found]
@@ -146,8 +158,16 @@ def _check(
         elif not np.array_equal(clips["class_row"].to_numpy(), class_row.loc[labels].to_numpy()):
             problems.append(f"{CLIPS_CSV}: class_row does not match the class row of each label")
     fg_rows = set(texts.loc[texts["kind"] == "fg", "row"])
-    if not set(clips["fg_row"]) <= fg_rows:
-        problems.append(f"{CLIPS_CSV}: fg_row values that are not fg rows of {TEXTS_CSV}")
+    fg = clips["fg_row"].to_numpy()
+    if not meta.get("fine_grained", True):
+        if (fg != -1).any():
+            problems.append(f"{CLIPS_CSV}: fg_row must be -1 in a class-texts-only artifact")
+    elif not (np.isin(fg, list(fg_rows)) | (fg == clips["class_row"].to_numpy())).all():
+        # a clip without a fine-grained text of its own points at its class text
+        problems.append(
+            f"{CLIPS_CSV}: fg_row values that are neither fg rows of {TEXTS_CSV} nor the "
+            "clip's class row"
+        )
     if clips["clip_id"].duplicated().any():
         problems.append(f"{CLIPS_CSV}: duplicate clip ids")
     if n and emb.shape[0] == n:

@@ -1,9 +1,11 @@
 """FG-Text templates: the sentence T_fg from the four attributes, and the class text T_c.
 
-A few paraphrases keep the text encoder from keying on one fixed sentence frame. The
-paraphrase is chosen by a hash of the attributes themselves, not of the clip, so that the
-same attributes always give the same text: identical descriptions then map to one
-embedding row, and FG-SA can tell true duplicates from different texts.
+One sentence per attribute set by default (FG_TEMPLATES[0]): on SynthMG the paraphrases
+made a third of the within-class spread of MiniLM's embeddings (fgsgl.text.geometry), a
+difference that is not in the video. With `paraphrase=True` one of a few paraphrases is
+chosen by a hash of the attributes themselves, not of the clip, so that the same
+attributes always give the same text: identical descriptions then map to one embedding
+row, and FG-SA can tell true duplicates from different texts.
 
 The attributes are phrases, as SynthMG and the importers write them:
 - initiator: the moving body part ("right hand", "both hands"),
@@ -57,11 +59,14 @@ def template_index(attributes: Mapping[str, object]) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % len(FG_TEMPLATES)
 
 
-def fg_text(attributes: Mapping[str, object], *, template: int | None = None) -> str:
+def fg_text(
+    attributes: Mapping[str, object], *, template: int | None = None, paraphrase: bool = False
+) -> str:
     """T_fg: one sentence from initiator, receiver, direction and motion.
 
-    `template` forces one paraphrase (an index into FG_TEMPLATES) instead of the hashed
-    choice: fgsgl.text.geometry uses it to tell the paraphrases' share of the text spread.
+    The first template, or with `paraphrase` the one the attributes' hash picks; `template`
+    forces one (an index into FG_TEMPLATES): fgsgl.text.geometry uses it to tell the
+    paraphrases' share of the text spread.
     Raises KeyError naming the missing attribute; empty values are refused (ValueError),
     since a sentence with a hole in it would still embed without complaint.
     """
@@ -75,7 +80,9 @@ def fg_text(attributes: Mapping[str, object], *, template: int | None = None) ->
         if not v or v.lower() == "nan":
             raise ValueError(f"attribute {a!r} is empty")
         values[a] = v
-    chosen = FG_TEMPLATES[template_index(values) if template is None else template]
+    if template is None:
+        template = template_index(values) if paraphrase else 0
+    chosen = FG_TEMPLATES[template]
     return chosen.format(
         initiator=_noun_phrase(values["initiator"]),
         receiver=_noun_phrase(values["receiver"]),

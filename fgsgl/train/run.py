@@ -69,6 +69,7 @@ def train(
             )
     inputs = open_inputs(frames, texts)
     check_family_inputs(cfg, inputs)
+    check_fine_grained(plan, inputs)
     init_meta = check_init(init, cfg, inputs) if init else None
     run = run_identity(cfg, plan, inputs, init, init_meta, deepspeed)
     out_dir = Path(out)
@@ -244,6 +245,18 @@ def check_family_inputs(cfg: TrainConfig, inputs: Inputs) -> None:
     if family_class(cfg.model.family).needs_keypoints:
         positions = np.concatenate([inputs.train_positions, inputs.val_positions])
         check_keypoints(inputs.frames, positions, f"model.family {cfg.model.family!r}")
+
+
+def check_fine_grained(plan: StagePlan, inputs: Inputs) -> None:
+    """L_fg on T_fg needs fine-grained texts; a class-texts-only artifact (a dataset without
+    attributes) serves no_fg_sa, class_text and clip_mg, not this stage."""
+    bank = inputs.bank
+    if plan.uses_texts and plan.text_granularity == "fine" and not bank.fine_grained:
+        raise FgsglError(
+            f"stage {plan.stage} trains L_fg on fine-grained texts (FG-SA with T_fg), and "
+            f"{bank.path} has none: {bank.meta.get('fine_grained_missing') or ''} (or run "
+            "the variants that need no T_fg: no_fg_sa, class_text, clip_mg)"
+        )
 
 
 def check_init(init: str, cfg: TrainConfig, inputs: Inputs) -> dict[str, Any]:
@@ -505,6 +518,7 @@ def metadata_fields(
         "frames": frames.frames,
         "dataset_fingerprint": frames.dataset_fingerprint,
         "texts_encoder": bank.encoder,
+        "texts_fg": {"fine_grained": bank.fine_grained, "sources": bank.meta.get("fg_sources")},
         "backbone_weights": model.backbone.provenance,
         "trainable_mlp": model.backbone.trainable_mlp,
         "trainable_by_reading": readings,

@@ -33,7 +33,7 @@ from fgsgl import storage
 from fgsgl.artifacts import METADATA, write_metadata
 from fgsgl.dataset import Dataset, load_dataset
 from fgsgl.dataset.tables import write_csv
-from fgsgl.errors import FgsglError, UsageError
+from fgsgl.errors import FgsglError, UsageError, check_failure_ratio
 from fgsgl.hashing import sha256_file
 from fgsgl.progress import bar
 from fgsgl.runtime import available_cpus
@@ -178,13 +178,11 @@ def _check_arguments(
 
 
 def _check_failure_ratio(summary: dict[str, Any], limit: float, out: str) -> None:
-    planned, failed = summary["planned"], summary["failed"]
-    if planned and failed / planned > limit:
-        raise FgsglError(
-            f"{failed} of {planned} clips failed ({failed / planned:.1%}), more than "
-            f"--max-failure-ratio {limit:g}; see {storage.join(str(out), FAILURES_CSV)}. "
-            f"The {summary['extracted']} good clips are written to {out}"
-        )
+    see = (
+        f"see {storage.join(str(out), FAILURES_CSV)}. The {summary['extracted']} good clips "
+        f"are written to {out}"
+    )
+    check_failure_ratio(summary["failed"], summary["planned"], limit, what="clips", see=see)
 
 
 @dataclass

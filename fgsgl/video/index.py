@@ -24,7 +24,7 @@ def clip_table(ds: Dataset) -> pd.DataFrame:
     table["label"] = m["label"].astype("int64")
     table["split"] = m["split"].astype(str)
     table["subject"] = m["subject"].fillna("").astype(str)
-    fg = ds.fg_texts() if ds.has_fg_attributes else m["fg_text"]
+    fg = ds.annotated_fg_texts()  # the manifest's own; None where a clip has no attributes
     table["fg_text"] = fg.reindex(m.index).fillna("").astype(str)
     for column in ATTRIBUTES:
         table[column] = m[column].fillna("").astype(str)

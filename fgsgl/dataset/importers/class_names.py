@@ -77,3 +77,83 @@ SMG_CLASSES: tuple[str, ...] = (
     "Playing with jewelry and manipulating other objects",
     "Illustrative hand gestures",
 )
+
+# MA-52 (Micro-Action-52; Guo et al., "Benchmarking Micro-action Recognition: Dataset,
+# Methods, and Applications", IEEE TCSVT 2024). Source (read 2026): the `id<TAB>name`
+# label map of the dataset's own repository, VUT-HFUT/Micro-Action,
+# mar_scripts/manet/mmaction2/data/ma52/label_name.txt (ids 0..51, the labels of its
+# train/val/test_list_videos.txt in the same folder); the same 52 names in the same order
+# are car-ops/MULTI-LABEL_MICRO-ACTION_DETECTION_MAC_2024, data/annotations/category_idx.txt.
+# Names as written there, lower case ("spread legs" included). Unlike the lists above,
+# index i is the source's own 0-based label id.
+MA52_CLASSES: tuple[str, ...] = (
+    "shaking body",
+    "sitting straightly",
+    "shrugging",
+    "turning around",
+    "rising up",
+    "bowing head",
+    "head up",
+    "tilting head",
+    "turning head",
+    "nodding",
+    "shaking head",
+    "scratching arms",
+    "playing objects",
+    "putting hands together",
+    "rubbing hands",
+    "pointing oneself",
+    "clenching fist",
+    "stretching arms",
+    "retracting arms",
+    "waving",
+    "spreading hands",
+    "hands touching fingers",
+    "other finger movements",
+    "illustrative gestures",
+    "shaking legs",
+    "curling legs",
+    "spread legs",
+    "closing legs",
+    "crossing legs",
+    "stretching feet",
+    "retracting feet",
+    "tiptoe",
+    "scratching or touching neck",
+    "scratching or touching chest",
+    "scratching or touching back",
+    "scratching or touching shoulder",
+    "arms akimbo",
+    "crossing arms",
+    "playing or tidying hair",
+    "scratching or touching hindbrain",
+    "scratching or touching forehead",
+    "scratching or touching face",
+    "rubbing eyes",
+    "touching nose",
+    "touching ears",
+    "covering face",
+    "covering mouth",
+    "pushing glasses",
+    "patting legs",
+    "touching legs",
+    "scratching legs",
+    "scratching feet",
+)
+
+# MA-52's seven body parts (its coarse labels) and the action ids of each: the id ranges of
+# `fine2coarse` in VUT-HFUT/Micro-Action, mar_scripts/manet/mmaction2/online_evaluation/
+# eval.py (0-4, 5-10, 11-23, 24-31, 32-37, 38-47, 48-51). The group names follow the
+# paper's seven body parts as others cite them; that repository's files give only the ids.
+MA52_BODY_PARTS: tuple[str, ...] = (
+    "body",
+    "head",
+    "upper limb",
+    "lower limb",
+    "body-hand",
+    "head-hand",
+    "leg-hand",
+)
+MA52_BODY_PART_OF: tuple[int, ...] = (
+    (0,) * 5 + (1,) * 6 + (2,) * 13 + (3,) * 8 + (4,) * 6 + (5,) * 10 + (6,) * 4
+)
