@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 _CHUNK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256_file(path: str | Path) -> str:
@@ -30,3 +33,17 @@ def sha256_json(obj: Any) -> str:
 
 def short(digest: str, n: int = 12) -> str:
     return digest[:n]
+
+
+def weight_file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file; in the Hugging Face cache the blob is already named by it."""
+    real = Path(os.path.realpath(path))
+    if real.parent.name == "blobs" and _SHA256.fullmatch(real.name):
+        return real.name
+    return sha256_file(real)
+
+
+def weights_revision(files: list[Path]) -> tuple[str, dict[str, str]]:
+    """(revision, {file name: sha256}): the revision hashes the names and contents together."""
+    digests = {p.name: weight_file_sha256(p) for p in files}
+    return sha256_json(digests), digests

@@ -160,20 +160,15 @@ def resolve(
     spec: str,
     part: str = "all",
     *,
-    weights: str | Path | None = None,
     cache_dir: str | Path | None = None,
     local_files_only: bool | None = None,
 ) -> Snapshot:
-    """A local folder with the files `part` needs of checkpoint `spec`.
+    """A local folder with the files `part` needs of checkpoint `spec` (a step given a
+    fetched weights artifact reads it instead: fgsgl.weights.resolve_checkpoint).
 
-    `weights`: a weights artifact (fgsgl.weights) fetched for this very name; its files are
-    used instead of looking anywhere else. `cache_dir`, `local_files_only`: the Hugging
-    Face cache to use and whether to stay offline (default: HF_HOME, HF_HUB_OFFLINE).
+    `cache_dir`, `local_files_only`: the Hugging Face cache to use and whether to stay
+    offline (default: HF_HOME, HF_HUB_OFFLINE).
     """
-    if weights is not None:
-        from fgsgl.weights import open_weights
-
-        return open_weights(weights, spec, part)
     ref = parse_ref(spec)
     if ref.local is not None:
         return Snapshot(ref.local, ref, None, "local")

@@ -1,4 +1,4 @@
-"""The three FG-SGL losses (shared/DESIGN.md, "The method in one screen").
+"""The three FG-SGL losses (docs/method.md: L_cls, CP-A, FG-SA).
 
 - L_cls: cross-entropy of the classifier on f_high.
 - L_cp (CP-A): InfoNCE of z_high against every class prototype t_c; positive = own class.

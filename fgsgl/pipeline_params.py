@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fgsgl.config_files import coerce, read_yaml
 from fgsgl.errors import FgsglError
 
 # flat pipeline / component parameter -> training config key (fgsgl.train.config)
@@ -146,7 +147,7 @@ def resolve_settings(
     raw: list[tuple[str, str, Any]] = []  # (where, key, value)
     problems: list[str] = []
     if config is not None:
-        for key, value in _flatten(_read_yaml(config)).items():
+        for key, value in _flatten(read_yaml(config)).items():
             raw.append((str(config), key, value))
     for key, value in _flatten(values or {}).items():
         raw.append(("settings", key, value))
@@ -187,15 +188,7 @@ def coerce_parameter(raw: Any, typ: Any) -> Any:
         if not isinstance(raw, typ):
             raise ValueError(f"{raw!r} is not a {typ.__name__}")
         return raw
-    from fgsgl.train.config import coerce
-
     return coerce(raw, typ)
-
-
-def _read_yaml(path: str | Path) -> dict[str, Any]:
-    from fgsgl.train.config import read_yaml
-
-    return read_yaml(path)
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -38,8 +38,7 @@ def run_study(
     command: str = "",
 ) -> Path:
     """Run the study into `out` and write the results page (and its chart beside it)."""
-    from fgsgl.evaluate.compare import compare
-    from fgsgl.evaluate.compare_report import CHART
+    from fgsgl.evaluate.compare_report import CHART, compare
     from fgsgl.pipelines.local import run_local
     from fgsgl.synth.config import PRESETS
     from fgsgl.synth.generate import generate

@@ -119,11 +119,19 @@ def _copy_checkpoint(checkpoint: str, part: str, mirror: str | None, dest: Path)
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    from fgsgl.text.checkpoints import weights_revision
+    from fgsgl.hashing import weights_revision
 
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     _, digests = weights_revision(files)
     return {p.relative_to(folder).as_posix(): digests[p.name] for p in files}
+
+
+def resolve_checkpoint(spec: str, part: str, weights: str | Path | None = None) -> Snapshot:
+    """The files `part` needs of checkpoint `spec`: those of `weights`, the weights artifact
+    fetched for this very name, when the step was given one; else found by fgsgl.hub."""
+    if weights is not None:
+        return open_weights(weights, spec, part)
+    return resolve(spec, part)
 
 
 def open_weights(directory: str | Path, checkpoint: str, part: str) -> Snapshot:

@@ -21,7 +21,6 @@ environment. kfp.local's temp folders go to ROOT/tmp (TMPDIR), not /tmp.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import json
 import logging
@@ -40,6 +39,13 @@ from typing import Any, TextIO
 
 from fgsgl.artifacts import write_json
 from fgsgl.errors import FgsglError
+from fgsgl.pipelines.kfp_compat import (
+    TaskRunner,
+    is_success,
+    print_restored,
+    recording_tasks,
+    task_arguments,
+)
 from fgsgl.pipelines.pipeline import BuildOptions, compile_pipeline
 from fgsgl.pipelines.plan import PlannedRun, plan_runs, read_settings
 from fgsgl.runs import RunRecord, TaskRecord, metrics_table, tasks_table
@@ -167,8 +173,8 @@ def _compare(evaluations: list[str], out: Path) -> str:
     """`fgsgl compare` over the runs' evaluations, unless `out` already compares exactly
     these evaluation artifacts (a warm rerun: same artifacts, same deterministic result)."""
     from fgsgl.artifacts import read_metadata
-    from fgsgl.evaluate.compare import COMPARISON_KIND, compare
-    from fgsgl.evaluate.compare_report import REPORT
+    from fgsgl.evaluate.compare import COMPARISON_KIND
+    from fgsgl.evaluate.compare_report import REPORT, compare
 
     wanted = sorted(str(Path(e).resolve()) for e in evaluations)
     try:
@@ -243,19 +249,13 @@ def execute(
     )
     started = time.perf_counter()
     recorder = TaskRecorder(record, lambda t: echo(_progress_line(record.name, t)))
-    # kfp.local indents print() while a task runs by swapping builtins.print; two tasks
-    # running at once (the fetch steps beside extraction) restore each other's swaps in
-    # the wrong order and leave it indented for good: put back the one of before the run
-    real_print = builtins.print
     try:
-        with recorder, _captured_output(Path(record.log), show_logs):
+        with print_restored(), recorder, _captured_output(Path(record.log), show_logs):
             call()
         record.status = "succeeded"
     except RuntimeError as e:  # kfp.local: "Pipeline ... finished with status FAILURE ..."
         record.status = "failed"
         echo(f"run-local: {record.name} failed: {_plain(str(e))}")
-    finally:
-        builtins.print = real_print
     record.seconds = round(time.perf_counter() - started, 3)
     record.directory = recorder.directory or str(pipeline_root)
     record.save()
@@ -271,9 +271,9 @@ class TaskRecorder:
     """Records every task kfp.local runs or takes from its cache, while active.
 
     kfp.local reports tasks only in its logs, so this wraps its one entry point for a task
-    (kfp.local.orchestrator.task_executor.execute_single_task; kfp is pinned to 2.17.0).
-    A task executed in this run wrote its outputs under this run's folder; a cache hit
-    returns artifacts from an earlier run's folder.
+    (fgsgl.pipelines.kfp_compat.recording_tasks). A task executed in this run wrote its
+    outputs under this run's folder; a cache hit returns artifacts from an earlier run's
+    folder.
     """
 
     def __init__(self, record: RunRecord, on_task: Callable[[TaskRecord], None]) -> None:
@@ -281,31 +281,26 @@ class TaskRecorder:
         self.on_task = on_task
         self.directory: str | None = None
         self._lock = threading.Lock()
-        self._original: Any = None
+        self._active: contextlib.AbstractContextManager[None] | None = None
 
     def __enter__(self) -> TaskRecorder:
-        from kfp.local.orchestrator import task_executor
-
-        self._original = task_executor.execute_single_task
-        task_executor.execute_single_task = self._execute
+        self._active = recording_tasks(self._execute)
+        self._active.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from kfp.local.orchestrator import task_executor
+        assert self._active is not None
+        self._active.__exit__(*exc)
 
-        task_executor.execute_single_task = self._original
-
-    def _execute(self, **kw: Any) -> tuple[dict[str, Any], Any]:
-        from kfp.local import status
-
+    def _execute(self, run: TaskRunner, kw: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         started = time.perf_counter()
-        outputs, task_status = self._original(**kw)
+        outputs, task_status = run(**kw)
         seconds = time.perf_counter() - started
         resource = kw["pipeline_resource_name"]
         run_dir = os.path.join(kw["pipeline_root"], resource.split("/")[0])
         here = os.path.join(kw["pipeline_root"], resource) + os.sep
         uris = {k: v.uri for k, v in outputs.items() if hasattr(v, "uri")}
-        if task_status != status.Status.SUCCESS:
+        if not is_success(task_status):
             state = "failed"
         elif any(u.startswith(here) for u in uris.values()):
             state = "executed"
@@ -333,8 +328,6 @@ class TaskRecorder:
 
 def _task_inputs(kw: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(component function, parameter values, input artifacts) of the task being run."""
-    from kfp.local.orchestrator.orchestrator_utils import OrchestratorUtils
-
     spec = kw["task_spec"]
     component = kw["components"][spec.component_ref.name]
     executor = kw["executors"][component.executor_label]
@@ -344,9 +337,7 @@ def _task_inputs(kw: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any
         if "--function_to_execute" in args:
             step = args[args.index("--function_to_execute") + 1]
     try:
-        values = OrchestratorUtils.make_task_arguments(
-            task_inputs_spec=spec.inputs, io_store=kw["io_store"]
-        )
+        values = task_arguments(kw)
     except Exception:  # a record without inputs is still a record
         values = {}
     declared = component.input_definitions

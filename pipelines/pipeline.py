@@ -26,11 +26,8 @@ What is fixed when compiling (`BuildOptions`) and what is a run parameter:
   /dev/shm size and the retries.
 """
 
-import contextlib
 import functools
 import inspect
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,38 +97,10 @@ def build_pipeline(options: BuildOptions | None = None) -> Any:
 
 @functools.cache
 def _build(options: BuildOptions) -> Any:
-    with _cheap_caller_names():
+    from fgsgl.pipelines.kfp_compat import cheap_caller_names
+
+    with cheap_caller_names():
         return _define(options)
-
-
-@contextlib.contextmanager
-def _cheap_caller_names() -> Iterator[None]:
-    """kfp 2.17's PipelineTask resource setters call inspect.stack() only to name the setter
-    in an error message. inspect.stack() looks up the module of every frame on the stack,
-    which under pytest (deep stacks, thousands of modules) costs ~0.5 s per setter and tens
-    of seconds per build. While building, kfp's module sees a stack() that reads only the
-    frames' function names, which is all it uses."""
-    from kfp.dsl import pipeline_task
-
-    real = pipeline_task.inspect
-
-    class _Inspect:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-        @staticmethod
-        def stack(context: int = 1) -> list[tuple[Any, None, None, str]]:
-            frames, frame = [], sys._getframe(1)
-            while frame is not None:
-                frames.append((frame, None, None, frame.f_code.co_name))
-                frame = frame.f_back
-            return frames
-
-    pipeline_task.inspect = _Inspect()
-    try:
-        yield
-    finally:
-        pipeline_task.inspect = real
 
 
 def _define(options: BuildOptions) -> Any:

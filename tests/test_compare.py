@@ -14,7 +14,8 @@ from PIL import Image
 
 from fgsgl.artifacts import read_metadata
 from fgsgl.errors import FgsglError
-from fgsgl.evaluate.compare import build_comparison, compare, load_runs
+from fgsgl.evaluate.compare import build_comparison, load_runs
+from fgsgl.evaluate.compare_report import compare
 
 LABELS = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]  # 10 clips
 # top-1 per run: full 0.8 and 0.6 (mean 0.7, std 0.1414), no_cp_a 0.4 and 0.4

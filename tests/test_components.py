@@ -92,7 +92,8 @@ def test_steps_that_only_move_files_and_the_cli_do_not_import_torch(tmp_path) ->
     code = (
         "import sys\n"
         "from fgsgl.cli import main\n"
-        f"assert main(['compile', '--variant', 'all', '--out', {str(tmp_path)!r}]) == 0\n"
+        f"assert main(['compile', '--variant', 'all', '--out', {str(tmp_path)!r},\n"
+        "    '--config', 'cpu-tiny', '--set', 'stage1.lr=4e-5']) == 0\n"
         "from fgsgl.video.extract import extract, merge\n"
         "import fgsgl.pipelines.local, fgsgl.pipelines.submit, fgsgl.pipelines.rerun\n"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"

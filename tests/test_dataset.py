@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from fgsgl.dataset import Dataset, DatasetError, load_dataset, validate_tables, write_tables
+from fgsgl.dataset.summary import summarise
 from fgsgl.text.templates import fg_text
 
 CLASSES = pd.DataFrame(
@@ -196,7 +197,7 @@ def test_write_tables_refuses_invalid_tables_and_writes_nothing(tmp_path: Path):
 
 def test_summary_counts_splits_classes_and_attributes(tmp_path: Path):
     write_tables(tmp_path, manifest(), CLASSES)
-    text = load_dataset(tmp_path).summary()
+    text = summarise(load_dataset(tmp_path))
     assert "4 clips, 3 classes, 3 videos, 2 subjects" in text
     lines = text.splitlines()
     assert "  train      2         1" in lines

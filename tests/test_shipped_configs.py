@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from fgsgl.config_files import config_path, named_configs, read_yaml
 from fgsgl.errors import FgsglError
 from fgsgl.pipelines.plan import read_settings
-from fgsgl.train.config import config_path, named_configs, read_yaml
 
 PINNED = "OpenGVLab/InternVL2_5-8B@e9e4c0dc1db56bfab10458671519b7fa3dd29463"
 

@@ -17,10 +17,10 @@ import pytest
 from text_helpers import remote_code_internvl
 from tiny_checkpoints import ORIGINAL_VISION, internvl_original
 
+from fgsgl.config_files import named_configs
 from fgsgl.hub import parse_ref
 from fgsgl.pipeline_params import training_overrides
 from fgsgl.pipelines.plan import plan_runs, read_settings
-from fgsgl.train.config import named_configs
 from fgsgl.weights import checkpoint_of, fetch_weights
 
 STANDIN_SIZE = ORIGINAL_VISION["image_size"]  # the stand-ins' input size, and the frames'

@@ -43,7 +43,9 @@ def run_validate(args: argparse.Namespace) -> int:
         problems = ds.missing_files()
         if problems:
             raise DatasetError(f"{args.dataset}: {len(problems)} files are missing", problems)
-    print(ds.summary())
+    from fgsgl.dataset.summary import summarise
+
+    print(summarise(ds))
     print(f"\n{args.dataset}: valid")
     return 0
 
@@ -269,7 +271,9 @@ def run_import(args: argparse.Namespace) -> int:
             **common,
         )
     dataset = write_import(imported, args.out, fg_annotations=args.fg_annotations, force=args.force)
-    print(dataset.summary())
+    from fgsgl.dataset.summary import summarise
+
+    print(summarise(dataset))
     print("\nimport:")
     for note in imported.notes:
         print(f"  - {note}")

@@ -69,6 +69,7 @@ def _say(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fgsgl.dataset import load_dataset
+    from fgsgl.dataset.summary import summarise
     from fgsgl.pipelines.local import run_local
     from fgsgl.synth.config import PRESETS
     from fgsgl.synth.contact_sheet import make_contact_sheet
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     _say(f"fgsgl validate {dataset} --need-fg-text")
     ds = load_dataset(dataset, need_fg_text=True)
-    print(ds.summary())
+    print(summarise(ds))
 
     _say(f"fgsgl run-local --dataset {dataset} --variant full --config {args.config}")
     result = run_local(

@@ -126,7 +126,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from fgsgl.errors import UsageError
-    from fgsgl.evaluate.compare import compare
+    from fgsgl.evaluate.compare_report import compare
 
     if args.bootstrap < 100:
         raise UsageError(f"--bootstrap {args.bootstrap}: use at least 100 resamples")

@@ -1,7 +1,7 @@
 """The dataset contract: load, validate and write dataset directories, and import them.
 
 A dataset directory holds manifest.csv (or manifest.parquet) and classes.csv; see
-shared/DESIGN.md "Data contracts" and docs/artifacts.md.
+docs/method.md "The dataset contract" and docs/artifacts.md.
 """
 
 from fgsgl.dataset.contract import DatasetError

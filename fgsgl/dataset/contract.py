@@ -1,7 +1,7 @@
 """The dataset contract: which columns a dataset directory has, and how problems are named.
 
 A dataset directory holds `manifest.csv` (or `manifest.parquet`), one row per clip, and
-`classes.csv`, one row per class (see shared/DESIGN.md, "Data contracts"). Everything that
+`classes.csv`, one row per class (docs/method.md, "The dataset contract"). Everything that
 reads or writes a dataset uses these names, so the contract lives in exactly one place.
 """
 

@@ -140,11 +140,6 @@ class Dataset:
         """Problems naming each row whose video or keypoints file does not exist."""
         return missing_file_problems(self.manifest, self.root, RowNamer(self.manifest_file))
 
-    def summary(self) -> str:
-        from fgsgl.dataset.summary import summarise
-
-        return summarise(self)
-
 
 def _root(root: str | Path) -> str:
     text = str(root)

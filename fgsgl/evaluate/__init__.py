@@ -3,5 +3,6 @@
 Data and rendering are kept apart: `metrics` and `bootstrap` compute on plain arrays,
 `artifact` writes and reads the evaluation directory (the files the KFP component logs as
 Metrics, ClassificationMetrics and Markdown), `report`, `charts` and `compare_report`
-only render. `run.evaluate` and `compare.compare` are the step functions.
+only render. `run.evaluate` and `compare_report.compare` are the step functions
+(`compare` builds the comparison, `compare_report` renders and writes it).
 """

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fgsgl.artifacts import METADATA, read_metadata, staged_dir, write_json, write_metadata
+from fgsgl.artifacts import METADATA, read_metadata
 from fgsgl.errors import FgsglError
 from fgsgl.evaluate.artifact import KIND, Evaluation, load_evaluation
 from fgsgl.evaluate.bootstrap import DEFAULT_LEVEL, DEFAULT_REPLICATES, paired_bootstrap
@@ -330,45 +330,3 @@ def _aligned(ev: Evaluation, order: list[str]) -> tuple[np.ndarray, np.ndarray, 
     rows = np.array([position[c] for c in order])
     p = ev.predictions
     return p.label.to_numpy()[rows], p.prediction.to_numpy()[rows], ev.in_top5[rows]
-
-
-def compare(
-    runs: list[str],
-    out: str | None = None,
-    *,
-    reference: str | None = None,
-    replicates: int = DEFAULT_REPLICATES,
-    level: float = DEFAULT_LEVEL,
-    seed: int = 0,
-) -> dict:
-    """Compare evaluation runs (directories, or roots to search). With `out`, write
-    compare.md (chart embedded), compare.png and compare.json there. Returns the
-    comparison as JSON-able data plus the Markdown (without the chart when no `out`)."""
-    from fgsgl.evaluate import compare_report
-
-    loaded, notes = load_runs(runs)
-    comparison = build_comparison(
-        loaded, reference=reference, replicates=replicates, level=level, seed=seed, notes=notes
-    )
-    summary = comparison.to_json()
-    if out is None:
-        summary["markdown"] = compare_report.render(comparison, chart_png=None)
-        return summary
-    with staged_dir(out) as tmp:
-        chart = compare_report.chart(comparison)
-        (tmp / compare_report.CHART).write_bytes(chart)
-        markdown = compare_report.render(comparison, chart_png=chart)
-        (tmp / compare_report.REPORT).write_text(markdown)
-        write_json(tmp / "compare.json", summary)
-        write_metadata(
-            tmp,
-            COMPARISON_KIND,
-            runs=[str(r.path) for r in loaded],
-            reference=comparison.reference,
-            split=comparison.split,
-            dataset_fingerprint=comparison.dataset_fingerprint,
-        )
-    summary["markdown"] = markdown
-    summary["out"] = str(out)
-    summary["report"] = str(Path(out) / compare_report.REPORT)
-    return summary

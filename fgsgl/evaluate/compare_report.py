@@ -1,11 +1,21 @@
-"""Rendering of a `Comparison`: the Markdown tables, the sentences, the bar chart."""
+"""The compare step's output: a `Comparison` (built by fgsgl.evaluate.compare) rendered as
+Markdown tables, sentences and a bar chart, and written as a comparison directory."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+from fgsgl.artifacts import staged_dir, write_json, write_metadata
 from fgsgl.evaluate import charts
-from fgsgl.evaluate.compare import Comparison, VariantResult
+from fgsgl.evaluate.bootstrap import DEFAULT_LEVEL, DEFAULT_REPLICATES
+from fgsgl.evaluate.compare import (
+    COMPARISON_KIND,
+    Comparison,
+    VariantResult,
+    build_comparison,
+    load_runs,
+)
 from fgsgl.evaluate.metrics import METRIC_KEYS, METRIC_LABELS
 from fgsgl.evaluate.report import embed_png, table
 
@@ -187,3 +197,43 @@ def chart(c: Comparison) -> bytes:
         title=f"{c.split} split, {c.clips} clips: mean over seeds",
         level=c.level,
     )
+
+
+def compare(
+    runs: list[str],
+    out: str | None = None,
+    *,
+    reference: str | None = None,
+    replicates: int = DEFAULT_REPLICATES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> dict:
+    """Compare evaluation runs (directories, or roots to search). With `out`, write
+    compare.md (chart embedded), compare.png and compare.json there. Returns the
+    comparison as JSON-able data plus the Markdown (without the chart when no `out`)."""
+    loaded, notes = load_runs(runs)
+    comparison = build_comparison(
+        loaded, reference=reference, replicates=replicates, level=level, seed=seed, notes=notes
+    )
+    summary = comparison.to_json()
+    if out is None:
+        summary["markdown"] = render(comparison, chart_png=None)
+        return summary
+    with staged_dir(out) as tmp:
+        png = chart(comparison)
+        (tmp / CHART).write_bytes(png)
+        markdown = render(comparison, chart_png=png)
+        (tmp / REPORT).write_text(markdown)
+        write_json(tmp / "compare.json", summary)
+        write_metadata(
+            tmp,
+            COMPARISON_KIND,
+            runs=[str(r.path) for r in loaded],
+            reference=comparison.reference,
+            split=comparison.split,
+            dataset_fingerprint=comparison.dataset_fingerprint,
+        )
+    summary["markdown"] = markdown
+    summary["out"] = str(out)
+    summary["report"] = str(Path(out) / REPORT)
+    return summary

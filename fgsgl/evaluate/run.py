@@ -19,7 +19,7 @@ import numpy as np
 from fgsgl.artifacts import read_metadata, staged_dir, write_metadata
 from fgsgl.errors import FgsglError, UsageError
 from fgsgl.evaluate.artifact import KIND, REPORT, Evaluation, write_data
-from fgsgl.evaluate.compare import compare
+from fgsgl.evaluate.compare_report import compare
 from fgsgl.evaluate.metrics import METRIC_KEYS, compute_metrics
 from fgsgl.evaluate.report import write_report
 from fgsgl.runtime import available_cpus, configure_torch_threads

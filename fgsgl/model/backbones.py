@@ -112,6 +112,7 @@ class BuildContext:
 
     weights: str | None = None
     load_weights: bool = True
+    uses_projector: bool = True  # the family's: may f_high come from InternVL's projector?
 
 
 class Backbone(nn.Module):
@@ -404,11 +405,9 @@ def resolve_trainable_mlp(cfg: Any, *, has_projector: bool) -> str:
     return reading
 
 
-def wants_projector(cfg: Any) -> bool:
+def wants_projector(cfg: Any, ctx: BuildContext) -> bool:
     """Whether the builder should load the checkpoint's projector, if it has one."""
-    from fgsgl.model.families import family_class
-
-    if not getattr(family_class(cfg.family), "uses_projector", True):
+    if not ctx.uses_projector:
         return False
     return cfg.trainable_mlp == AUTO or "projector" in TRAINABLE_MLP.get(cfg.trainable_mlp, ())
 
@@ -483,16 +482,16 @@ def build_tiny_clip(source: str | None, cfg: Any, ctx: BuildContext) -> Backbone
 
 
 def _snapshot(source: str, ctx: BuildContext) -> Any:
-    from fgsgl.hub import resolve
+    from fgsgl.weights import resolve_checkpoint
 
-    return resolve(source, "vision", weights=ctx.weights)
+    return resolve_checkpoint(source, "vision", ctx.weights)
 
 
 def _provenance(snapshot: Any, files: list[str], ctx: BuildContext) -> dict[str, Any]:
     """Where the backbone's weights came from, and a hash of the files read."""
     out = snapshot.provenance()
     if ctx.load_weights:
-        from fgsgl.text.checkpoints import weights_revision
+        from fgsgl.hashing import weights_revision
 
         out["weights_sha256"] = weights_revision([snapshot.folder / f for f in files])[0]
     return out
@@ -550,7 +549,7 @@ def build_internvl(source: str | None, cfg: Any, ctx: BuildContext) -> Backbone:
         log.warning("backbone %s: %s", name, note)
     model = internvl.empty_vision_model(layout.vision_config)
     projector = None
-    spec = layout.projector if wants_projector(cfg) else None
+    spec = layout.projector if wants_projector(cfg, ctx) else None
     if spec is not None:
         with torch.device("meta"):
             projector = internvl.InternVLProjector(layout.vision_config.hidden_size, spec)

@@ -15,7 +15,7 @@ attributes tell the rest of the code what the family needs:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -75,9 +75,10 @@ class FamilyModel(nn.Module):
         text_dim: int,
         ctx: BuildContext | None = None,
     ) -> FamilyModel:
+        ctx = replace(ctx or BuildContext(), uses_projector=cls.uses_projector)
         backbone = build_backbone(cfg, ctx)
         model = cls(cfg, backbone, num_classes=num_classes, text_dim=text_dim)
-        if ctx is None or ctx.load_weights:
+        if ctx.load_weights:
             log.info(
                 "model %s on %s (trainable MLP: %s): %s",
                 cfg.family,

@@ -1,4 +1,4 @@
-"""The FG-SGL model (shared/DESIGN.md, "The method in one screen").
+"""The FG-SGL model (docs/method.md).
 
 Frames go through the backbone as B*T images; f_mid (a middle layer) and f_high (the last)
 are pooled over the T frames, projected into the text space by one MLP each (z_mid for

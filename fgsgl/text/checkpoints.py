@@ -11,17 +11,13 @@ weights (pytorch_model.bin) can run code when loaded.
 from __future__ import annotations
 
 import json
-import os
-import re
 from pathlib import Path
 from typing import Any
 
 from fgsgl.errors import FgsglError
-from fgsgl.hashing import sha256_file, sha256_json
 from fgsgl.hub import resolve
 
 PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.msgpack")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def resolve_model_dir(
@@ -62,20 +58,6 @@ def weight_files(folder: Path) -> list[Path]:
             "reads safetensors weights only (save the model with safe_serialization=True)"
         )
     raise FgsglError(f"{folder}: no model weights (no *.safetensors file in the folder)")
-
-
-def _file_sha256(path: Path) -> str:
-    """SHA-256 of a file; in the hub cache the blob is already named by it (LFS files)."""
-    real = Path(os.path.realpath(path))
-    if real.parent.name == "blobs" and _SHA256.fullmatch(real.name):
-        return real.name
-    return sha256_file(real)
-
-
-def weights_revision(files: list[Path]) -> tuple[str, dict[str, str]]:
-    """(revision, {file name: sha256}): the revision hashes the names and contents together."""
-    digests = {p.name: _file_sha256(p) for p in files}
-    return sha256_json(digests), digests
 
 
 def needs_remote_code(config: dict[str, Any]) -> bool:

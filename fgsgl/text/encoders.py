@@ -34,10 +34,12 @@ import numpy as np
 import torch
 
 from fgsgl.errors import FgsglError
-from fgsgl.hub import Snapshot, resolve
+from fgsgl.hashing import weights_revision
+from fgsgl.hub import Snapshot
 from fgsgl.progress import bar
 from fgsgl.text import checkpoints as ckpt
 from fgsgl.text.pooling import FAMILY_POOLINGS, POOLINGS, check_pooling
+from fgsgl.weights import resolve_checkpoint
 
 log = logging.getLogger("fgsgl")
 
@@ -326,7 +328,7 @@ def _finish(
 ) -> TextEncoder:
     folder = snapshot.folder
     backbone = backbone.to(device=device, dtype=dtype).eval().requires_grad_(False)
-    revision, digests = ckpt.weights_revision(files)
+    revision, digests = weights_revision(files)
     cfg = backbone.config
     dim = getattr(cfg, "hidden_size", None) or getattr(cfg, "d_model", None)
     dim = dim or backbone.get_input_embeddings().weight.shape[1]
@@ -368,7 +370,7 @@ def build_hf(spec: str, opts: BuildOptions, *, name: str | None = None) -> TextE
     """Any Hugging Face encoder: AutoModel (its encoder half, for encoder-decoders)."""
     from transformers import AutoModel
 
-    snapshot = resolve(spec, "all", weights=opts.weights)
+    snapshot = resolve_checkpoint(spec, "all", opts.weights)
     folder = snapshot.folder
     config = ckpt.read_config(folder)
     files = ckpt.weight_files(folder)
@@ -483,7 +485,7 @@ def build_internvl(spec: str, opts: BuildOptions) -> TextEncoder:
     from fgsgl.model.hf_files import read_prefixed_weights
 
     pooling = _family_pooling("internvl", opts.pooling)
-    snapshot = resolve(spec, "language", weights=opts.weights)
+    snapshot = resolve_checkpoint(spec, "language", opts.weights)
     folder = snapshot.folder
     config = ckpt.read_config(folder)
     files = ckpt.weight_files(folder)

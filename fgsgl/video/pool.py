@@ -103,7 +103,11 @@ class TaskRunner:
                         continue
                     local = _localised(pending.task, [f.result() for f in futures])
                     local = before_submit(local)
-                    inflight[self._pool.submit(run_task, local)] = pending
+                    try:
+                        inflight[self._pool.submit(run_task, local)] = pending
+                    except BrokenProcessPool:  # a worker died since the last wait
+                        queue.appendleft(pending)
+                        self._restart(inflight, queue)
                 waiting = set(inflight)
                 if queue and len(inflight) < window:
                     waiting |= {f for f in fetched[id(queue[0])] if not f.done()}
