@@ -229,6 +229,6 @@ def test_a_second_family_registers_builds_saves_and_loads(tmp_path):
         with torch.no_grad():
             assert torch.equal(loaded(x), model(x))
     finally:
-        FAMILIES.pop("probe_for_test")
+        FAMILIES.remove("probe_for_test")
     with pytest.raises(ValueError, match="already registered"):
         register_family("fgsgl")(LinearProbe)

@@ -73,8 +73,9 @@ def test_the_fetch_table_agrees_with_the_backbone_and_encoder_registries():
     from fgsgl.model.backbones import KINDS
     from fgsgl.text.encoders import BUILDERS
 
-    assert set(CHECKPOINT_KINDS["vision"]) == {k for k, v in KINDS.items() if v.needs_source}
-    assert set(NO_CHECKPOINT["vision"]) == {k for k, v in KINDS.items() if not v.needs_source}
+    kinds = [e.value for e in KINDS.entries()]
+    assert set(CHECKPOINT_KINDS["vision"]) == {v.name for v in kinds if v.needs_source}
+    assert set(NO_CHECKPOINT["vision"]) == {v.name for v in kinds if not v.needs_source}
     assert set(CHECKPOINT_KINDS["language"]) | set(NO_CHECKPOINT["language"]) == set(BUILDERS)
     assert checkpoint_of(f"internvl:{REPO}@{COMMIT}", "vision") == f"{REPO}@{COMMIT}"
     assert checkpoint_of("tiny-clip:image=64", "vision") is None

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from fgsgl.registry import Registry
 
 VALIDATE_HELP = """\
 Check a dataset directory (manifest.csv or manifest.parquet, and classes.csv; a local
@@ -96,107 +101,200 @@ mmaction-style list files (MA-52 and others): lines `path label`, one file per s
 Paths are relative to --data-prefix (default SRC). Clip ids: the path without extension."""
 
 
+@dataclass(frozen=True)
+class ImporterCommand:
+    """How `fgsgl import KIND` reads its own options and calls its importer."""
+
+    description: str
+    options: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, dict[str, Any]], Any]  # -> Imported
+    builtin_classes: bool = True  # has a built-in class list (else --classes is needed)
+    val_default: str | None = None  # the val subjects it carves by default
+    carves_val: str = "subjects (default 0.1) "  # what --val-fraction carves, for its help
+
+
+IMPORTERS: Registry[ImporterCommand] = Registry("importer")
+
+
 def register_import(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import",
-        help="make a dataset directory from iMiGUE, SMG or mmaction list files",
+        help=f"make a dataset directory from a public layout ({', '.join(IMPORTERS)})",
         description=IMPORT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for kind, help_text, text in (
-        ("imigue", "iMiGUE label files and videos", IMIGUE_HELP),
-        ("smg", "SMG samples (cross-subject split)", SMG_HELP),
-        ("list", "mmaction-style `path label` list files", LIST_HELP),
-    ):
+    for entry in IMPORTERS.entries():
         k = kinds.add_parser(
-            kind,
-            help=help_text,
-            description=text,
+            entry.name,
+            help=entry.help,
+            description=entry.value.description,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         k.add_argument("src", metavar="SRC", type=Path, help="the source folder")
         k.add_argument("out", metavar="OUT", type=Path, help="dataset directory to write")
-        _import_options(k, kind)
+        entry.value.options(k)
+        _common_options(k, entry.name, entry.value)
         k.set_defaults(func=run_import)
 
 
-def _import_options(p: argparse.ArgumentParser, kind: str) -> None:
-    if kind in ("imigue", "smg"):
-        p.add_argument(
-            "--videos", type=Path, metavar="DIR", help="look for the videos here instead of SRC"
-        )
-    if kind in ("imigue", "smg"):
-        p.add_argument(
-            "--split-file",
-            type=Path,
-            metavar="CSV",
-            help="splits from a CSV video,split (or clip_id,split) instead of "
-            + ("folder names" if kind == "imigue" else "--test-subjects (video: SampleNNNN)"),
-        )
-    if kind == "imigue":
-        p.add_argument(
-            "--non-gesture",
-            choices=("error", "drop", "keep"),
-            default="error",
-            help="gesture id 99: report its rows (default), drop them, or keep them as an "
-            "extra last class",
-        )
-    if kind in ("imigue", "smg"):
-        p.add_argument(
-            "--skeletons",
-            nargs="?",
-            const="",
-            type=str,
-            metavar="DIR",
-            help="also convert each video's skeleton file, found by id under DIR (default: "
-            "SRC), into keypoints for the frames artifact (CLIP-MG reads them)",
-        )
-        p.add_argument(
-            "--missing-skeletons",
-            choices=("error", "skip"),
-            default="error",
-            help="a video without a readable skeleton file: a problem (default), or import "
-            "its clips without keypoints and say so in the notes",
-        )
-    if kind == "smg":
-        p.add_argument(
-            "--smg-pixel-columns",
-            choices=("auto", "7", "9"),
-            default="auto",
-            help="which 2D pair of each Kinect joint (values 7-8 or 9-10) is the colour "
-            "video's pixels (default auto: the pair spreading wider over the body)",
-        )
-        p.add_argument(
-            "--test-subjects",
-            metavar="IDS",
-            help="subjects of the test split, e.g. 36-40 or 3,7,12 (default: 36-40)",
-        )
-    if kind == "list":
-        for split in ("train", "val", "test"):
-            p.add_argument(f"--{split}", type=Path, metavar="FILE", help=f"the {split} list")
-        p.add_argument(
-            "--data-prefix", type=Path, metavar="DIR", help="folder the paths are relative to"
-        )
-        p.add_argument(
-            "--one-based", action="store_true", help="labels in the lists start at 1, not 0"
-        )
-        p.add_argument(
-            "--subject-pattern",
-            metavar="REGEX",
-            help="subject from each file name: the regex's first group, e.g. '^(\\d+)_'",
-        )
-        p.add_argument(
-            "--no-check-videos",
-            action="store_true",
-            help="do not check that every listed video exists",
-        )
+def _video_tree_options(p: argparse.ArgumentParser, split_from: str) -> None:
+    """The options of importers that find videos and skeleton files by id (iMiGUE, SMG)."""
+    p.add_argument(
+        "--videos", type=Path, metavar="DIR", help="look for the videos here instead of SRC"
+    )
+    p.add_argument(
+        "--split-file",
+        type=Path,
+        metavar="CSV",
+        help=f"splits from a CSV video,split (or clip_id,split) instead of {split_from}",
+    )
+    p.add_argument(
+        "--skeletons",
+        nargs="?",
+        const="",
+        type=str,
+        metavar="DIR",
+        help="also convert each video's skeleton file, found by id under DIR (default: "
+        "SRC), into keypoints (CLIP-MG and `fgsgl attributes` read them)",
+    )
+    p.add_argument(
+        "--missing-skeletons",
+        choices=("error", "skip"),
+        default="error",
+        help="a video without a readable skeleton file: a problem (default), or import "
+        "its clips without keypoints and say so in the notes",
+    )
+
+
+def _skeleton_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    if args.skeletons is None:
+        return {}
+    skeletons = Path(args.skeletons) if args.skeletons else args.src
+    return {"skeletons": skeletons, "missing_skeletons": args.missing_skeletons}
+
+
+def _imigue_options(p: argparse.ArgumentParser) -> None:
+    _video_tree_options(p, "folder names")
+    p.add_argument(
+        "--non-gesture",
+        choices=("error", "drop", "keep"),
+        default="error",
+        help="gesture id 99: report its rows (default), drop them, or keep them as an "
+        "extra last class",
+    )
+
+
+def _run_imigue(args: argparse.Namespace, common: dict[str, Any]) -> Any:
+    from fgsgl.dataset.importers import import_imigue
+
+    return import_imigue(
+        args.src,
+        videos=args.videos,
+        split_file=args.split_file,
+        non_gesture=args.non_gesture,
+        **_skeleton_arguments(args),
+        **common,
+    )
+
+
+def _smg_options(p: argparse.ArgumentParser) -> None:
+    _video_tree_options(p, "--test-subjects (video: SampleNNNN)")
+    p.add_argument(
+        "--smg-pixel-columns",
+        choices=("auto", "7", "9"),
+        default="auto",
+        help="which 2D pair of each Kinect joint (values 7-8 or 9-10) is the colour "
+        "video's pixels (default auto: the pair spreading wider over the body)",
+    )
+    p.add_argument(
+        "--test-subjects",
+        metavar="IDS",
+        help="subjects of the test split, e.g. 36-40 or 3,7,12 (default: 36-40)",
+    )
+
+
+def _run_smg(args: argparse.Namespace, common: dict[str, Any]) -> Any:
+    from fgsgl.dataset.importers import import_smg
+    from fgsgl.dataset.importers.splits import parse_ids
+
+    test = parse_ids(args.test_subjects, "--test-subjects") if args.test_subjects else None
+    columns = None if args.smg_pixel_columns == "auto" else int(args.smg_pixel_columns)
+    return import_smg(
+        args.src,
+        videos=args.videos,
+        test_subjects=test,
+        split_file=args.split_file,
+        pixel_columns=columns,
+        **_skeleton_arguments(args),
+        **common,
+    )
+
+
+def _list_options(p: argparse.ArgumentParser) -> None:
+    for split in ("train", "val", "test"):
+        p.add_argument(f"--{split}", type=Path, metavar="FILE", help=f"the {split} list")
+    p.add_argument(
+        "--data-prefix", type=Path, metavar="DIR", help="folder the paths are relative to"
+    )
+    p.add_argument("--one-based", action="store_true", help="labels in the lists start at 1, not 0")
+    p.add_argument(
+        "--subject-pattern",
+        metavar="REGEX",
+        help="subject from each file name: the regex's first group, e.g. '^(\\d+)_'",
+    )
+    p.add_argument(
+        "--no-check-videos",
+        action="store_true",
+        help="do not check that every listed video exists",
+    )
+
+
+def _run_list(args: argparse.Namespace, common: dict[str, Any]) -> Any:
+    from fgsgl.dataset.importers import import_list
+
+    lists = {s: getattr(args, s) for s in ("train", "val", "test") if getattr(args, s)}
+    return import_list(
+        args.src,
+        lists=lists or None,
+        data_prefix=args.data_prefix,
+        one_based=args.one_based,
+        subject_pattern=args.subject_pattern,
+        check_videos=not args.no_check_videos,
+        **common,
+    )
+
+
+IMPORTERS.add(
+    "imigue",
+    ImporterCommand(IMIGUE_HELP, _imigue_options, _run_imigue),
+    help="iMiGUE label files and videos",
+)
+IMPORTERS.add(
+    "smg",
+    ImporterCommand(
+        SMG_HELP,
+        _smg_options,
+        _run_smg,
+        val_default="31-35",
+        carves_val="subjects instead of 31-35 ",
+    ),
+    help="SMG samples (cross-subject split)",
+)
+IMPORTERS.add(
+    "list",
+    ImporterCommand(LIST_HELP, _list_options, _run_list, builtin_classes=False),
+    help="mmaction-style `path label` list files",
+)
+
+
+def _common_options(p: argparse.ArgumentParser, name: str, importer: ImporterCommand) -> None:
     p.add_argument(
         "--classes",
         type=Path,
         metavar="FILE",
         help="class names: a CSV id,name[,description] or one name per line"
-        + (" (default: the built-in list)" if kind != "list" else ""),
+        + (" (default: the built-in list)" if importer.builtin_classes else ""),
     )
     p.add_argument(
         "--fg-annotations",
@@ -210,14 +308,14 @@ def _import_options(p: argparse.ArgumentParser, kind: str) -> None:
         metavar="IDS",
         help="where the source has no val split: carve it from train with these subjects "
         "(videos where the source names no subjects), e.g. 31-35"
-        + (" (SMG's default)" if kind == "smg" else ""),
+        + (f" ({name.upper()}'s default)" if importer.val_default else ""),
     )
     p.add_argument(
         "--val-fraction",
         type=float,
         metavar="F",
         help="where the source has no val split: carve this fraction of the training "
-        + ("subjects instead of 31-35 " if kind == "smg" else "subjects (default 0.1) ")
+        + importer.carves_val
         + "(0: no val split)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for drawing val subjects")
@@ -225,7 +323,7 @@ def _import_options(p: argparse.ArgumentParser, kind: str) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from fgsgl.dataset.importers import import_imigue, import_list, import_smg, write_import
+    from fgsgl.dataset.importers import write_import
     from fgsgl.dataset.importers.base import read_class_names
     from fgsgl.dataset.importers.splits import compare_splits, parse_ids
 
@@ -237,39 +335,7 @@ def run_import(args: argparse.Namespace) -> int:
         else None,
         "seed": args.seed,
     }
-    if args.kind in ("imigue", "smg") and args.skeletons is not None:
-        common["skeletons"] = Path(args.skeletons) if args.skeletons else args.src
-        common["missing_skeletons"] = args.missing_skeletons
-    if args.kind == "imigue":
-        imported = import_imigue(
-            args.src,
-            videos=args.videos,
-            split_file=args.split_file,
-            non_gesture=args.non_gesture,
-            **common,
-        )
-    elif args.kind == "smg":
-        imported = import_smg(
-            args.src,
-            videos=args.videos,
-            test_subjects=parse_ids(args.test_subjects, "--test-subjects")
-            if args.test_subjects
-            else None,
-            split_file=args.split_file,
-            pixel_columns=None if args.smg_pixel_columns == "auto" else int(args.smg_pixel_columns),
-            **common,
-        )
-    else:
-        lists = {s: getattr(args, s) for s in ("train", "val", "test") if getattr(args, s)}
-        imported = import_list(
-            args.src,
-            lists=lists or None,
-            data_prefix=args.data_prefix,
-            one_based=args.one_based,
-            subject_pattern=args.subject_pattern,
-            check_videos=not args.no_check_videos,
-            **common,
-        )
+    imported = IMPORTERS.get(args.kind).run(args, common)
     dataset = write_import(imported, args.out, fg_annotations=args.fg_annotations, force=args.force)
     from fgsgl.dataset.summary import summarise
 

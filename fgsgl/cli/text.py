@@ -37,15 +37,22 @@ A Hugging Face id is read from the local Hugging Face cache (downloaded there wh
 machine is online). Weights are read only from safetensors files; code shipped inside a
 checkpoint runs only with --trust-remote-code (the original InternVL2.5 checkpoints need it).
 
-prints a line when the artifact is written, then the texts' geometry (mean cosines over
-pairs of clips: do a class's T_fg spread enough for FG-SA to learn beyond the class, and
-how much of that spread is only the paraphrase template; docs/artifacts.md), e.g. SynthMG:
+T_fg comes from --attributes DIR (an attributes artifact: `fgsgl attributes`) or else the
+manifest's own attributes, one sentence per attribute set (--paraphrases: one of four
+templates per set, chosen by a hash). Under half of the clips with a T_fg: the artifact
+holds the class texts only (the variants that train on T_fg are then refused).
+
+prints a line when the artifact is written, where the clips' T_fg came from, then the
+texts' geometry (mean cosines over pairs of clips: do a class's T_fg spread enough for
+FG-SA to learn beyond the class, and how much of that spread is only the paraphrase
+template; docs/artifacts.md), e.g. SynthMG:
   wrote texts: 360 clips -> 111 unique fine-grained texts + 12 class texts, 384-d
-  (minilm, weights e1a709b00d54), 100 texts/s
-  text geometry (mean cosine over clip pairs): same class 0.926 (different texts 0.913),
-  different classes 0.651, T_fg to its class text 0.760
+  (minilm, weights e1a709b00d54), 116 texts/s
+  fine-grained texts per clip by source: annotated 360
+  text geometry (mean cosine over clip pairs): same class 0.951 (different texts 0.942),
+  different classes 0.685, T_fg to its class text 0.772
   unique fine-grained texts per class: min 4 / mean 9.2 / max 18
-  paraphrase templates make 33% of the within-class spread (1 - cos: 0.074, 0.049 with
+  paraphrase templates make 0% of the within-class spread (1 - cos: 0.049, 0.049 with
   one template)"""
 
 

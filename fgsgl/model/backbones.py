@@ -66,6 +66,7 @@ from fgsgl.model.hf_files import (
     square_size,
     state_problems,
 )
+from fgsgl.registry import Registry
 
 log = logging.getLogger("fgsgl.model")
 
@@ -320,7 +321,7 @@ class BackboneKind:
     check_source: Callable[[str], str | None] | None = None
 
 
-KINDS: dict[str, BackboneKind] = {}
+KINDS: Registry[BackboneKind] = Registry("backbone")
 
 
 def register_backbone(
@@ -331,7 +332,7 @@ def register_backbone(
     check_source: Callable[[str], str | None] | None = None,
 ):
     def add(build: Callable[[str | None, Any, BuildContext], Backbone]) -> Callable:
-        KINDS[name] = BackboneKind(name, needs_source, build, help, check_source)
+        KINDS.add(name, BackboneKind(name, needs_source, build, help, check_source), help=help)
         return build
 
     return add
@@ -349,20 +350,20 @@ def parse_backbone(name: str) -> tuple[str, str | None]:
 def backbone_problem(name: object) -> str | None:
     """Why `name` is not a valid backbone name, or None."""
     valid = ", ".join(
-        f"{k}:<path-or-id>[@REVISION]"
+        f"{v.name}:<path-or-id>[@REVISION]"
         if v.needs_source
-        else (f"{k}[:SPEC]" if v.check_source else k)
-        for k, v in KINDS.items()
+        else (f"{v.name}[:SPEC]" if v.check_source else v.name)
+        for v in (e.value for e in KINDS.entries())
     )
     if not isinstance(name, str) or not name:
         return f"{name!r} is not a backbone name (valid: {valid})"
     kind, sep, source = name.partition(":")
     if kind not in KINDS:
         return f"unknown backbone {name!r} (valid: {valid})"
-    if KINDS[kind].needs_source and not source:
+    if KINDS.get(kind).needs_source and not source:
         return f"backbone {kind!r} needs a checkpoint: {kind}:<path-or-id>"
-    if not KINDS[kind].needs_source and sep:
-        check = KINDS[kind].check_source
+    if not KINDS.get(kind).needs_source and sep:
+        check = KINDS.get(kind).check_source
         if check is None:
             return f"backbone {kind!r} takes no checkpoint (got {name!r})"
         problem = check(source)
@@ -378,7 +379,7 @@ def build_backbone(cfg: Any, ctx: BuildContext | None = None) -> Backbone:
 
     ctx = ctx or BuildContext()
     kind, source = parse_backbone(cfg.backbone)
-    backbone = KINDS[kind].build(source, cfg, ctx)
+    backbone = KINDS.get(kind).build(source, cfg, ctx)
     backbone.set_mid_layer(cfg.mid_layer)
     reading = resolve_trainable_mlp(cfg, has_projector=backbone.projector is not None)
     if cfg.gradient_checkpointing:

@@ -105,7 +105,7 @@ class GatedFusion(nn.Module):
         return g * pose + (1 - g) * visual, g
 
 
-@register_family("clip_mg")
+@register_family("clip_mg", help="CLIP-MG: pose-guided queries, gated fusion; needs keypoints")
 class CLIPMGModel(FamilyModel):
     """See the module docstring. forward(pixel_values, keypoints) -> ModelOutput."""
 

@@ -76,7 +76,7 @@ class ModelConfig:
         if self.trainable_mlp not in readings:
             out.append(f"model.trainable_mlp: {self.trainable_mlp!r} is not one of {readings}")
         if self.family not in FAMILIES:
-            out.append(f"model.family: {self.family!r} is not one of {sorted(FAMILIES)}")
+            out.append(f"model.family: {self.family!r} is not one of {FAMILIES.known()}")
         return out
 
     def check(self) -> None:

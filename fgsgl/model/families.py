@@ -17,28 +17,24 @@ from typing import Any
 
 from torch import nn
 
-FAMILIES: dict[str, Any] = {}
+from fgsgl.registry import Registry
+
+FAMILIES: Registry[type] = Registry("model family")
 
 
-def register_family(name: str) -> Callable[[type], type]:
+def register_family(name: str, *, help: str = "") -> Callable[[type], type]:
     """Class decorator: make `cfg.family == name` build this class."""
 
     def add(cls: type) -> type:
-        if name in FAMILIES and FAMILIES[name] is not cls:
-            raise ValueError(f"model family {name!r} is already registered")
-        FAMILIES[name] = cls
-        cls.family = name
+        FAMILIES.add(name, cls, help=help or (cls.__doc__ or "").strip().split("\n")[0])
+        cls.family = name  # type: ignore[attr-defined]
         return cls
 
     return add
 
 
 def family_class(name: str) -> Any:
-    from fgsgl.errors import FgsglError
-
-    if name not in FAMILIES:
-        raise FgsglError(f"unknown model family {name!r} (known: {', '.join(sorted(FAMILIES))})")
-    return FAMILIES[name]
+    return FAMILIES.get(name)
 
 
 def build_model(cfg: Any, *, num_classes: int, text_dim: int, ctx: Any = None) -> nn.Module:

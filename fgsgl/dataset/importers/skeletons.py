@@ -179,3 +179,21 @@ def attach_keypoints(
     for row, vid in zip(rows, video_ids, strict=True):
         row["keypoints"] = converted.paths[vid]
     return converted
+
+
+def attach_requested(
+    rows: list[dict],
+    video_ids: list[str],
+    skeletons: Path | None,
+    fmt: SkeletonFormat,
+    missing: str,
+) -> tuple[ConvertedSkeletons | None, dict[str, Any]]:
+    """`attach_keypoints` when --skeletons was given (else None), and the import options
+    that record it."""
+    if skeletons is None:
+        return None, {"skeletons": None, "missing_skeletons": None}
+    from fgsgl.dataset.importers.sources import existing_dir
+
+    root = existing_dir(skeletons, "--skeletons")
+    converted = attach_keypoints(rows, video_ids, root, fmt, missing=missing)
+    return converted, {"skeletons": str(skeletons), "missing_skeletons": missing}

@@ -27,7 +27,7 @@ from fgsgl.dataset.importers.base import Imported, classes_table
 from fgsgl.dataset.importers.class_names import SMG_CLASSES
 from fgsgl.dataset.importers.segments import read_segments
 from fgsgl.dataset.importers.skeleton_formats import smg_kinect
-from fgsgl.dataset.importers.skeletons import attach_keypoints
+from fgsgl.dataset.importers.skeletons import attach_requested
 from fgsgl.dataset.importers.sources import VideoIndex, existing_dir, find_one_video
 from fgsgl.dataset.importers.splits import ReferenceSplit, SplitFile, carve_val, load_split_file
 from fgsgl.errors import UsageError
@@ -139,12 +139,10 @@ def import_smg(
             problems.append(f"{table.path}: no split for {what} ({name})")
     if table is not None:
         problems += _split_file_problems(table, set(seen), clip_ids, subject_keys, src)
-    converted = None
-    if skeletons is not None:
-        fmt = smg_kinect(pixel_columns)
-        root = existing_dir(skeletons, "--skeletons")
-        converted = attach_keypoints(rows, row_samples, root, fmt, missing=missing_skeletons)
-        problems += converted.problems
+    converted, skeleton_options = attach_requested(
+        rows, row_samples, skeletons, smg_kinect(pixel_columns), missing_skeletons
+    )
+    problems += converted.problems if converted else []
     if problems:
         raise DatasetError(f"{src}: cannot import SMG ({len(problems)} problems)", problems)
     if not rows:
@@ -179,8 +177,7 @@ def import_smg(
             "val_fraction": val_fraction,
             "val_subjects": val_subjects,
             "seed": seed,
-            "skeletons": str(skeletons) if skeletons else None,
-            "missing_skeletons": missing_skeletons if skeletons else None,
+            **skeleton_options,
             "pixel_columns": pixel_columns if skeletons else None,
         },
         notes=notes,
