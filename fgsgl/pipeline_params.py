@@ -2,8 +2,9 @@
 
 The KFP pipeline exposes every training setting as a flat, typed run parameter (so the KFP
 compare view lines them up) and hands each component exactly the parameters its signature
-names. This module is the one table between those flat names and the training config's
-dotted keys, plus the reading of `--set key=value` and `--config FILE` into parameter values.
+names. The settings and the table between flat names and the training config's dotted keys
+are declared in fgsgl.settings; this module maps values across it and reads `--set
+key=value` and `--config FILE` into parameter values.
 
 KFP cannot pass a null parameter to a local run, so the one nullable setting uses a sentinel:
 `mid_layer = 0` means null (the middle layer; real layers count from 1).
@@ -18,79 +19,7 @@ from typing import Any
 
 from fgsgl.config_files import coerce, read_yaml
 from fgsgl.errors import FgsglError
-
-# flat pipeline / component parameter -> training config key (fgsgl.train.config)
-TRAIN_KEYS: dict[str, str] = {
-    "seed": "seed",
-    "backbone": "model.backbone",
-    "mid_layer": "model.mid_layer",
-    "temporal_pool": "model.temporal_pool",
-    "subtract_clip_mean": "model.subtract_clip_mean",
-    "lora_rank": "model.lora_rank",
-    "lora_alpha": "model.lora_alpha",
-    "lora_dropout": "model.lora_dropout",
-    "proj_hidden": "model.proj_hidden",
-    "family": "model.family",
-    "gradient_checkpointing": "model.gradient_checkpointing",
-    "trainable_mlp": "model.trainable_mlp",
-    "tau": "loss.tau",
-    "lambda_cp": "loss.lambda_cp",
-    "lambda_fg": "loss.lambda_fg",
-    "fg_sa": "ablation.fg_sa",
-    "cp_a": "ablation.cp_a",
-    "ml_co": "ablation.ml_co",
-    "text_granularity": "ablation.text_granularity",
-    "stage1_epochs": "stage1.epochs",
-    "stage1_lr": "stage1.lr",
-    "stage2_epochs": "stage2.epochs",
-    "stage2_lr": "stage2.lr",
-    "weight_decay": "optim.weight_decay",
-    "warmup_ratio": "optim.warmup_ratio",
-    "grad_clip": "optim.grad_clip",
-    "batch_size": "optim.batch_size",
-    "grad_accum": "optim.grad_accum",
-    "augment": "data.augment",
-    "precision": "precision",
-    "selection": "selection",
-}
-
-# Training config keys that are deliberately not run parameters, and why.
-NOT_PARAMETERS: dict[str, str] = {
-    "data.workers": "cannot change a result (augmentation is seeded per clip), so it stays "
-    "out of the cache key; the trainer's default is used",
-}
-
-# The run parameters that are not training settings, and the step (or part of the run) each
-# configures. A config file may mix them with training keys (configs/cpu-tiny.yaml sets
-# frame_size and the training schedule together); `fgsgl train --config` leaves them out.
-OTHER_PARAMETERS: dict[str, str] = {
-    "dataset": "the run",
-    "dataset_fingerprint": "the run",
-    "variant": "the run",
-    "num_frames": "extraction",
-    "frame_size": "extraction",
-    "resize": "extraction",
-    "max_failure_ratio": "extraction",
-    "text_encoder": "text encoding",
-    "text_pooling": "text encoding",
-    "text_dtype": "text encoding",
-    "text_trust_remote_code": "text encoding",
-    "text_paraphrases": "text encoding",
-    "fg_attributes": "the attributes step (FG-Text attributes: auto, annotated, derived, class)",
-    "weights_mirror": "the weights fetch steps",
-    "deepspeed": "the training launcher (fgsgl train --deepspeed)",
-    "eval_split": "evaluation",
-    "prototype_weight": "evaluation",
-    "gpu_type": "GPU placement",
-    "gpus": "GPU placement",
-    "gpu_node_selector": "GPU placement",
-    "gpu_tolerations": "GPU placement",
-}
-
-# Parameters whose library value may be null, and the value that stands for null.
-NULL_SENTINELS: dict[str, Any] = {"mid_layer": 0}
-
-KEY_TO_PARAM: dict[str, str] = {key: name for name, key in TRAIN_KEYS.items()}
+from fgsgl.settings import KEY_TO_PARAM, NULL_SENTINELS, OTHER_PARAMETERS, TRAIN_KEYS
 
 
 def training_overrides(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,9 +27,21 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Name -> entry, for one kind of thing (`what`, as error messages call it)."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, builtins: tuple[str, ...] = ()) -> None:
+        """`builtins`: modules whose import registers the built-in entries, imported on
+        the first lookup (so that naming a registry does not import every entry's code)."""
         self.what = what
         self._entries: dict[str, Entry[T]] = {}
+        self._builtins = builtins
+
+    def _load(self) -> dict[str, Entry[T]]:
+        if self._builtins:
+            import importlib
+
+            modules, self._builtins = self._builtins, ()
+            for module in modules:
+                importlib.import_module(module)
+        return self._entries
 
     def add(self, name: str, value: T, *, help: str, **info: Any) -> T:
         """Register `value` as `name`; the same value again is a no-op, another one an error."""
@@ -52,29 +64,31 @@ class Registry(Generic[T]):
         self._entries.pop(name, None)
 
     def entry(self, name: str) -> Entry[T]:
-        if name not in self._entries:
+        entries = self._load()
+        if name not in entries:
             raise FgsglError(f"unknown {self.what} {name!r} (known: {self.known()})")
-        return self._entries[name]
+        return entries[name]
 
     def get(self, name: str) -> T:
         return self.entry(name).value
 
     def known(self) -> str:
-        return ", ".join(self._entries)
+        return ", ".join(self._load())
 
     def help_lines(self, indent: str = "  ") -> str:
         """One line per entry, `name  help`, for a --help text."""
-        width = max((len(n) for n in self._entries), default=0)
-        return "\n".join(f"{indent}{e.name:{width}s}  {e.help}" for e in self._entries.values())
+        entries = self._load()
+        width = max((len(n) for n in entries), default=0)
+        return "\n".join(f"{indent}{e.name:{width}s}  {e.help}" for e in entries.values())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._load()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
+        return iter(self._load())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._load())
 
     def entries(self) -> list[Entry[T]]:
-        return list(self._entries.values())
+        return list(self._load().values())

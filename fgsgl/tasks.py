@@ -60,7 +60,7 @@ def train_task(
     """Train one stage as a pipeline task: resumable across pod retries, on every local GPU.
 
     `params` are the component's own parameters by name; the training ones become config
-    overrides (fgsgl.pipeline_params.TRAIN_KEYS), the rest are ignored. `weights`: the
+    overrides (fgsgl.settings.TRAIN_KEYS), the rest are ignored. `weights`: the
     fetched backbone checkpoint (fgsgl.weights), used when it holds files.
     """
     from fgsgl.weights import has_files

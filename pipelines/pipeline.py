@@ -103,78 +103,40 @@ def _build(options: BuildOptions) -> Any:
         return _define(options)
 
 
-def _define(options: BuildOptions) -> Any:
+def run_signature() -> inspect.Signature:
+    """The pipeline's run parameters, from fgsgl.settings: a training setting's type and
+    default are its training config field's (a null default as its sentinel)."""
+    from fgsgl.settings import NO_NULL, REQUIRED, SETTINGS
+    from fgsgl.train.config import TrainConfig, key_type
 
-    @dsl.pipeline(
-        name=PIPELINE_NAME,
-        description="FG-SGL micro-gesture recognition: frames, FG-Text embeddings, ML-CO "
-        "training (stage 1, stage 2) and evaluation; the ablations are parameters.",
-    )
-    def fgsgl(
-        dataset: str,
-        dataset_fingerprint: str,
-        variant: str = "full",
-        # ablation switches (the design's variant table)
-        fg_sa: bool = True,
-        cp_a: bool = True,
-        ml_co: bool = True,
-        text_granularity: str = "fine",
-        # frame extraction
-        num_frames: int = 8,
-        frame_size: int = 448,
-        resize: str = "squash",
-        max_failure_ratio: float = 0.05,
-        # FG-Text encoding
-        text_encoder: str = "minilm",
-        text_pooling: str = "",
-        text_dtype: str = "",
-        text_trust_remote_code: bool = False,
-        text_paraphrases: bool = False,
-        # FG-Text attributes: auto | annotated | derived | class (fgsgl.attributes.artifact)
-        fg_attributes: str = "auto",
-        # the weights fetch steps: "" = the Hugging Face hub, else a folder / gs:// mirror
-        weights_mirror: str = "",
-        # training (fgsgl.train.config; fgsgl.pipeline_params.TRAIN_KEYS)
-        seed: int = 0,
-        backbone: str = "tiny-clip",
-        mid_layer: int = 0,
-        temporal_pool: str = "mean",
-        subtract_clip_mean: bool = False,
-        lora_rank: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        proj_hidden: int = 512,
-        family: str = "fgsgl",
-        gradient_checkpointing: bool = False,
-        trainable_mlp: str = "auto",
-        tau: float = 0.07,
-        lambda_cp: float = 1.0,
-        lambda_fg: float = 1.0,
-        stage1_epochs: int = 15,
-        stage1_lr: float = 1e-4,
-        stage2_epochs: int = 15,
-        stage2_lr: float = 1e-4,
-        weight_decay: float = 0.05,
-        warmup_ratio: float = 0.03,
-        grad_clip: float = 1.0,
-        batch_size: int = 8,
-        grad_accum: int = 1,
-        augment: bool = True,
-        precision: str = "auto",
-        selection: str = "stage",
-        deepspeed: str = "off",
-        # evaluation
-        eval_split: str = "test",
-        prototype_weight: float = 0.0,
-        # GPU node pool
-        gpu_type: str = "nvidia.com/gpu",
-        gpus: int = 1,
-        gpu_node_selector: dict = {"cloud.google.com/gke-accelerator": "nvidia-l4"},  # noqa: B006
-        gpu_tolerations: list = [  # noqa: B006
-            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-        ],
-    ) -> None:
-        p = dict(locals())  # every run parameter by name (pipeline channels)
+    flat = TrainConfig().flat()
+    out = []
+    for s in SETTINGS:
+        if s.key is not None:
+            typ, default = key_type(s.key), flat[s.key]
+            if default is None and s.null is not NO_NULL:
+                default = s.null
+        else:
+            typ, default = s.type, s.default
+        out.append(
+            inspect.Parameter(
+                s.name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=inspect.Parameter.empty if default is REQUIRED else default,
+                annotation=typ,
+            )
+        )
+    return inspect.Signature(out, return_annotation=None)
+
+
+RUN_PARAMETERS = tuple(run_signature().parameters)
+
+
+def _define(options: BuildOptions) -> Any:
+    def fgsgl(*channels: Any) -> None:
+        # the run parameters are fgsgl.settings' (`__signature__` below); KFP passes their
+        # channels in that order
+        p = dict(zip(RUN_PARAMETERS, channels, strict=True))
         place = functools.partial(_place, p=p, options=options)
 
         frames = extraction(p, options)
@@ -185,7 +147,7 @@ def _define(options: BuildOptions) -> Any:
         texts = place(texts, "text").outputs["texts"]
         inputs = {"frames": frames, "texts": texts, "backbone_weights": backbone_weights}
 
-        with dsl.If(ml_co == True, name="two-stage"):  # noqa: E712 - a KFP condition
+        with dsl.If(p["ml_co"] == True, name="two-stage"):  # noqa: E712 - a KFP condition
             stage1 = place(_task(train_stage1, p, **inputs), "train")
             stage1.set_display_name("train stage 1")
             stage2 = place(_task(train_stage2, p, init=stage1.outputs["model"], **inputs), "train")
@@ -196,7 +158,12 @@ def _define(options: BuildOptions) -> Any:
             single.set_display_name("train (one stage, no ML-CO)")
             place(_task(evaluate, p, model=single.outputs["model"], **inputs), "evaluate")
 
-    return fgsgl
+    fgsgl.__signature__ = run_signature()  # type: ignore[attr-defined]
+    return dsl.pipeline(
+        name=PIPELINE_NAME,
+        description="FG-SGL micro-gesture recognition: frames, FG-Text embeddings, ML-CO "
+        "training (stage 1, stage 2) and evaluation; the ablations are parameters.",
+    )(fgsgl)
 
 
 def _task(component: Any, p: dict[str, Any], **artifacts: Any) -> dsl.PipelineTask:

@@ -10,9 +10,9 @@ import yaml
 from kfp import components
 
 from fgsgl.cli import main
-from fgsgl.pipeline_params import NOT_PARAMETERS, NULL_SENTINELS, OTHER_PARAMETERS, TRAIN_KEYS
 from fgsgl.pipelines.pipeline import parameter_defaults, parameter_types
 from fgsgl.pipelines.variants import load_variants
+from fgsgl.settings import NOT_PARAMETERS, NULL_SENTINELS, OTHER_PARAMETERS, TRAIN_KEYS
 
 VARIANTS = {
     "full": {"fg_sa": True, "cp_a": True, "ml_co": True, "text_granularity": "fine"},

@@ -8,42 +8,39 @@ Families: "fgsgl" (FGSGLModel) and "clip_mg" (CLIPMGModel, the pose-guided basel
 `model(pixel_values, keypoints)`), both on the shared backbones and heads.
 """
 
-from fgsgl.model.backbones import KINDS, Backbone, build_backbone, parse_backbone
-from fgsgl.model.base import FamilyModel, ModelOutput, temporal_pool
-from fgsgl.model.clip_mg import CLIPMGModel
-from fgsgl.model.config import ModelConfig
-from fgsgl.model.families import (
-    FAMILIES,
-    build_model,
-    count_trainable_by_reading,
-    family_class,
-    register_family,
-)
-from fgsgl.model.fgsgl_model import FGSGLModel
-from fgsgl.model.heads import Classifier, ProjectionMLP
-from fgsgl.model.io import load_model, save_model
-from fgsgl.model.lora import parameter_counts, parameter_summary
+from typing import Any
 
-__all__ = [
-    "FAMILIES",
-    "KINDS",
-    "Backbone",
-    "CLIPMGModel",
-    "Classifier",
-    "FGSGLModel",
-    "FamilyModel",
-    "ModelConfig",
-    "ModelOutput",
-    "ProjectionMLP",
-    "build_backbone",
-    "build_model",
-    "count_trainable_by_reading",
-    "family_class",
-    "load_model",
-    "parameter_counts",
-    "parameter_summary",
-    "parse_backbone",
-    "register_family",
-    "save_model",
-    "temporal_pool",
-]
+# Names resolve on first use (PEP 562): importing fgsgl.model.config, which the training
+# config and the pipeline's planning read, must not import torch with the whole package.
+_EXPORTS = {
+    "KINDS": "backbones",
+    "Backbone": "backbones",
+    "build_backbone": "backbones",
+    "parse_backbone": "backbones",
+    "FamilyModel": "base",
+    "ModelOutput": "base",
+    "temporal_pool": "base",
+    "CLIPMGModel": "clip_mg",
+    "ModelConfig": "config",
+    "FAMILIES": "families",
+    "build_model": "families",
+    "count_trainable_by_reading": "families",
+    "family_class": "families",
+    "register_family": "families",
+    "FGSGLModel": "fgsgl_model",
+    "Classifier": "heads",
+    "ProjectionMLP": "heads",
+    "load_model": "io",
+    "save_model": "io",
+    "parameter_counts": "lora",
+    "parameter_summary": "lora",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'fgsgl.model' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"fgsgl.model.{_EXPORTS[name]}"), name)

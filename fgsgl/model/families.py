@@ -19,7 +19,11 @@ from torch import nn
 
 from fgsgl.registry import Registry
 
-FAMILIES: Registry[type] = Registry("model family")
+# the built-in families register themselves when their modules are imported: on the first
+# lookup, so that reading a config (fgsgl.model.config) does not import torch
+FAMILIES: Registry[type] = Registry(
+    "model family", builtins=("fgsgl.model.fgsgl_model", "fgsgl.model.clip_mg")
+)
 
 
 def register_family(name: str, *, help: str = "") -> Callable[[type], type]:

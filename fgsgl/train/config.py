@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -217,6 +218,14 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[dotted] = value
     return out
+
+
+def key_type(key: str) -> type:
+    """The value type of a dotted key (`model.mid_layer` -> int: its optional's base)."""
+    owner, name = _owner(TrainConfig(), key)
+    typ = _field_type(type(owner), name)
+    options = typing.get_args(typ) if isinstance(typ, types.UnionType) else (typ,)
+    return next(t for t in options if t is not type(None))
 
 
 def _owner(cfg: TrainConfig, key: str) -> tuple[Any, str]:
