@@ -38,9 +38,20 @@ def config_path(name_or_path: str | Path) -> Path:
     )
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in a config file, given by path or by shipped name."""
+EXTENDS = "extends"  # a config file's key naming the file (or shipped name) it builds on
+
+
+def read_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The mapping in a config file, given by path or by shipped name.
+
+    `extends: NAME_OR_PATH` (a path relative to the file's folder, or a shipped name) reads
+    that file first and sets this one's values over it; a section (`stage1:`) is merged
+    key by key, any other value (a node selector too) replaced whole.
+    """
     path = config_path(path)
+    if path.resolve() in _seen:
+        chain = " -> ".join(str(p) for p in (*_seen, path.resolve()))
+        raise FgsglError(f"{path}: `{EXTENDS}` goes round in a circle ({chain})")
     try:
         values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -51,7 +62,26 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise FgsglError(
             f"{path}: expected a mapping of config keys, found {type(values).__name__}"
         )
-    return values
+    base_name = values.pop(EXTENDS, None)
+    if base_name is None:
+        return values
+    local = path.parent / str(base_name)
+    base = read_yaml(local if local.is_file() else str(base_name), (*_seen, path.resolve()))
+    return merge(base, values)
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over`'s values set over `base`'s; sections (training config groups) key by key."""
+    from fgsgl.settings import KEY_TO_PARAM
+
+    out = dict(base)
+    for key, value in over.items():
+        section = any(k.startswith(f"{key}.") for k in KEY_TO_PARAM)
+        if section and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
 
 
 def coerce(raw: Any, typ: Any) -> Any:
