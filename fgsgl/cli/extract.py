@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from fgsgl.settings import BY_NAME
+
+# the extraction settings' defaults, declared once in fgsgl.settings
+DEFAULTS = {
+    n: BY_NAME[n].default for n in ("num_frames", "frame_size", "resize", "max_failure_ratio")
+}
+
 EXTRACT_HELP = """\
 Sample T frames of every clip (the middle frame of T equal segments of its frame range)
 with decord, resize them to S x S while decoding, and write a frames artifact to OUT:
@@ -41,16 +48,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="DATASET OUT; with --merge: PART... OUT",
     )
-    p.add_argument("--frames", type=int, default=8, metavar="T", help="frames per clip (default 8)")
+    frames, size = DEFAULTS["num_frames"], DEFAULTS["frame_size"]
     p.add_argument(
-        "--size", type=int, default=448, metavar="S", help="output frames are S x S (default 448)"
+        "--frames",
+        type=int,
+        default=frames,
+        metavar="T",
+        help=f"frames per clip (default {frames})",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=size,
+        metavar="S",
+        help=f"output frames are S x S (default {size})",
     )
     p.add_argument(
         "--resize",
         choices=("squash", "center-crop"),
-        default="squash",
-        help="squash: scale the whole frame to S x S (default); center-crop: scale the "
-        "shorter side to S and keep the middle",
+        default=DEFAULTS["resize"],
+        help=f"squash: scale the whole frame to S x S; center-crop: scale the shorter side "
+        f"to S and keep the middle (default {DEFAULTS['resize']})",
     )
     p.add_argument(
         "--workers",
@@ -68,9 +86,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-failure-ratio",
         type=float,
-        default=0.05,
+        default=DEFAULTS["max_failure_ratio"],
         metavar="R",
-        help="exit 1 when more than this fraction of the clips fail (default 0.05)",
+        help="exit 1 when more than this fraction of the clips fail "
+        f"(default {DEFAULTS['max_failure_ratio']})",
     )
     p.add_argument(
         "--clips-per-shard",

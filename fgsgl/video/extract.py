@@ -37,6 +37,7 @@ from fgsgl.errors import FgsglError, UsageError, check_failure_ratio
 from fgsgl.hashing import sha256_file
 from fgsgl.progress import bar
 from fgsgl.runtime import available_cpus
+from fgsgl.settings import BY_NAME  # the defaults of the extraction settings
 from fgsgl.video.decode import RESIZE_MODES, decoder_info
 from fgsgl.video.frames import (
     CLASSES_CSV,
@@ -76,12 +77,12 @@ def extract(
     dataset: str,
     out: str,
     *,
-    frames: int = 8,
-    size: int = 448,
-    resize: str = "squash",
+    frames: int = BY_NAME["num_frames"].default,
+    size: int = BY_NAME["frame_size"].default,
+    resize: str = BY_NAME["resize"].default,
     workers: int | None = None,
     shard: str | None = None,
-    max_failure_ratio: float = 0.05,
+    max_failure_ratio: float = BY_NAME["max_failure_ratio"].default,
     clips_per_shard: int | None = None,
 ) -> dict[str, Any]:
     """Extract T frames of every clip of `dataset` into the frames artifact `out`.
