@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from fgsgl.errors import FgsglError
+from fgsgl.settings import KEY_TO_PARAM
 
 
 def named_configs() -> dict[str, Path]:
@@ -72,8 +73,6 @@ def read_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """`over`'s values set over `base`'s; sections (training config groups) key by key."""
-    from fgsgl.settings import KEY_TO_PARAM
-
     out = dict(base)
     for key, value in over.items():
         section = any(k.startswith(f"{key}.") for k in KEY_TO_PARAM)

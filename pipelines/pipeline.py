@@ -103,6 +103,7 @@ def _build(options: BuildOptions) -> Any:
         return _define(options)
 
 
+@functools.cache
 def run_signature() -> inspect.Signature:
     """The pipeline's run parameters, from fgsgl.settings: a training setting's type and
     default are its training config field's (a null default as its sentinel)."""
@@ -218,11 +219,10 @@ def _place(task: dsl.PipelineTask, step: str, *, p: dict[str, Any], options: Bui
     return task
 
 
-@functools.cache
 def parameters() -> dict[str, inspect.Parameter]:
-    """The pipeline's run parameters (name -> inspect.Parameter with type and default)."""
-    func = build_pipeline().pipeline_func
-    return dict(inspect.signature(func).parameters)
+    """The pipeline's run parameters (name -> inspect.Parameter with type and default),
+    without building the pipeline."""
+    return dict(run_signature().parameters)
 
 
 def parameter_types() -> dict[str, type]:

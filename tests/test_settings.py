@@ -15,7 +15,15 @@ OWN_DEFAULTS = {("evaluate", "variant"): ""}  # an evaluation outside a run name
 
 
 def test_the_pipeline_parameters_are_the_settings_in_order() -> None:
-    assert list(parameters()) == [s.name for s in SETTINGS]
+    import inspect
+
+    from fgsgl.pipelines.pipeline import build_pipeline
+
+    built = inspect.signature(build_pipeline().pipeline_func).parameters
+    assert list(built) == list(parameters()) == [s.name for s in SETTINGS]
+    assert {n: p.default for n, p in built.items()} == {
+        n: p.default for n, p in parameters().items()
+    }
     assert len(SETTINGS) == len(BY_NAME)  # no name twice
     assert set(TRAIN_KEYS.values()) <= set(valid_keys())
 

@@ -93,7 +93,7 @@ def attribute_table(
             "(fgsgl/attributes/class_attributes.csv)"
         )
     layout = _layout(ds, notes) if mode in ("auto", "derived") else None
-    own = m[list(ATTRIBUTES)].notna().all(axis=1) | m["fg_text"].notna()
+    own = ds.annotated()
     fps_of: dict[str, float] = {}
     keypoints: dict[str, np.ndarray | str] = {}  # file -> array, or why it is unusable
     rows = []

@@ -8,8 +8,6 @@ from typing import Any
 
 import pandas as pd
 
-from fgsgl.text.templates import ATTRIBUTES
-
 
 @dataclass(frozen=True)
 class Coverage:
@@ -43,7 +41,7 @@ def coverage(ds: Any) -> Coverage:
     from fgsgl.attributes.skeleton import find_layout
 
     m = ds.manifest
-    annotated = m[list(ATTRIBUTES)].notna().all(axis=1) | m["fg_text"].notna()
+    annotated = ds.annotated()
     joints = ds.keypoint_joints() if m["keypoints"].notna().any() else None
     layout = find_layout(joints) if joints else None
     derivable = m["keypoints"].notna() & (layout is not None)

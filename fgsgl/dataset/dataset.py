@@ -74,12 +74,16 @@ class Dataset:
     def keypoints_uri(self, keypoints: str) -> str:
         return self.resolve(keypoints)
 
+    def annotated(self) -> pd.Series:
+        """Per clip (manifest order): whether the manifest gives it a fine-grained text (an
+        fg_text, or all four attributes)."""
+        m = self.manifest
+        return m[list(ATTRIBUTES)].notna().all(axis=1) | m["fg_text"].notna()
+
     @property
     def has_fg_attributes(self) -> bool:
         """Whether every clip has a fine-grained text (given, or all four attributes)."""
-        m = self.manifest
-        complete = m[list(ATTRIBUTES)].notna().all(axis=1)
-        return bool((m["fg_text"].notna() | complete).all())
+        return bool(self.annotated().all())
 
     def fg_texts(self) -> pd.Series:
         """T_fg per clip (index clip_id): the fg_text column where given, else the template.

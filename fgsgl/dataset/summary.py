@@ -59,7 +59,7 @@ def summarise(ds: Dataset) -> str:
     lines += ["", "fine-grained attributes:"]
     coverage = [[a, f"{int(m[a].notna().sum())}/{n}"] for a in ATTRIBUTES]
     coverage.append(["fg_text given", f"{int(m['fg_text'].notna().sum())}/{n}"])
-    complete = m[list(ATTRIBUTES)].notna().all(axis=1) | m["fg_text"].notna()
+    complete = ds.annotated()
     coverage.append(["clips with T_fg", f"{int(complete.sum())}/{n}"])
     lines += _table(["attribute", "clips"], coverage)
     lines += ["", "where a clip's FG-Text can come from (fgsgl attributes, fg_attributes):"]

@@ -342,7 +342,7 @@ def _native_frames(video: Any, indices: list[int]) -> tuple[np.ndarray, tuple[in
     Uses VideoFile's own decoding (rotation applied, decord's odd-width bug worked around:
     the frames may then come a few columns wider, which normalised landmarks do not mind).
     """
-    batch, native = video._decode(indices)
+    batch, native = video.decode_native(indices)
     return np.asarray(batch.numpy(), dtype=np.uint8), native
 
 

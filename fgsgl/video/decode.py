@@ -176,13 +176,13 @@ class VideoFile:
         bad = [i for i in indices if not 0 <= i < self.frame_count]
         if bad:
             raise ValueError(f"indices {bad} outside 0..{self.frame_count - 1}")
-        batch, (width, height) = self._decode(indices)
+        batch, (width, height) = self.decode_native(indices)
         box = crop_box(width, height, self.resize)
         stretch = batch.shape[2] / width  # 1 unless decoded wider (decord's row bug)
         x0, x1 = round(box.x * stretch), round((box.x + box.width) * stretch)
         return resize_frames(batch[:, box.y : box.y + box.height, x0:x1], self.size)
 
-    def _decode(self, indices: list[int]) -> tuple[torch.Tensor, tuple[int, int]]:
+    def decode_native(self, indices: list[int]) -> tuple[torch.Tensor, tuple[int, int]]:
         """The frames at the decoded size, in decord's own buffer (no copy), and the
         video's native (width, height)."""
         import decord
@@ -201,7 +201,7 @@ class VideoFile:
             self.native_size = mangled
             self._decode_size = (safe_width(mangled[0] + 1), mangled[1])
             self._reader = self._open()
-            return self._decode(indices)
+            return self.decode_native(indices)
         if batch.ndim != 4 or batch.shape[3] != 3:
             raise VideoError(
                 f"decord returned frames of shape {tuple(batch.shape)}, not (N, H, W, 3)"
