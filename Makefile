@@ -15,7 +15,7 @@ SHELL  := /bin/bash
 # this machine's pip config names index folders that may not exist; hide only those lines
 QUIET  := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: venv pose-venv demo test lint bench study compile images clean
+.PHONY: venv pose-venv demo test lint components bench study compile images clean
 
 venv: $(VENV)/.installed
 
@@ -51,12 +51,16 @@ lint: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# components/train.py from the settings schema, after adding or changing a training setting
+components: venv
+	$(BIN)/python -m fgsgl.components.generate
+
 bench: venv pose-venv
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 # the SynthMG ablation study: every variant x 3 seeds, written to docs/results/synthmg.md
 study: venv
-	$(BIN)/python -m fgsgl.study --out study-out --page docs/results/synthmg.md --seeds 0,1,2
+	$(BIN)/python -m fgsgl.pipelines.study --out study-out --page docs/results/synthmg.md --seeds 0,1,2
 
 compile: venv
 	$(BIN)/fgsgl compile --variant all --out build/pipelines

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from fgsgl.dataset import load_dataset, write_tables
-from fgsgl.runtime import available_cpus
+from fgsgl.runtime.cpus import available_cpus
 from fgsgl.video.extract import extract
 from fgsgl.video.sampling import sample_indices
 

@@ -43,7 +43,7 @@ def plain(dataset: Path, out: Path, args: dict[str, Any]) -> float:
     """The full variant as plain library calls; returns seconds (imports included)."""
     started = time.perf_counter()
     from fgsgl.evaluate.run import evaluate
-    from fgsgl.pipeline_params import training_overrides
+    from fgsgl.runtime.parameters import training_overrides
     from fgsgl.text.encode import encode_texts
     from fgsgl.train.run import train
     from fgsgl.video.extract import extract

@@ -36,8 +36,8 @@ import torch
 
 from fgsgl.losses import classification_loss, fine_grained_loss, prototype_loss
 from fgsgl.model import ModelConfig, build_model
+from fgsgl.settings import load_config
 from fgsgl.synth.generate import SynthConfig, generate
-from fgsgl.train.config import load_config
 from fgsgl.train.data import ClipDataset, ClipTransform, make_loader
 from fgsgl.train.optim import PlainStepper
 from fgsgl.train.stages import plan_stage

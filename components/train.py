@@ -1,11 +1,14 @@
 """Training: stage 1 and stage 2 of ML-CO (fgsgl.train), each a component of its own.
 
+GENERATED from the settings schema by `make components` (fgsgl.components.generate): edit
+the training config's fields (fgsgl.train.config), not this file.
+
 Two components rather than one used twice, so that each signature names exactly what its
 stage depends on: stage 1 reads none of fg_sa, text_granularity, lambda_fg or stage2_*,
 which keeps those out of its cache key, and the variants full, no_fg_sa and class_text
 share one stage-1 run (fgsgl.train.stages.stage_keys is the library's statement of this).
-Each body hands its own parameters to fgsgl.tasks.train_task by name; the table between
-parameter names and training config keys is fgsgl.pipeline_params.TRAIN_KEYS.
+Each body hands its own parameters to fgsgl.runtime.tasks.train_task by name; the table
+between parameter names and training config keys is fgsgl.settings.TRAIN_KEYS.
 """
 
 from kfp import dsl
@@ -57,16 +60,16 @@ def train_stage1(
         backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
         mid_layer: the layer f_mid is pooled from (counting from 1); 0 = the middle one.
         temporal_pool: pooling over the T frames, "mean" or "max".
-        subtract_clip_mean: feed the backbone each frame minus its clip's mean frame
-            (what moved; for backbones trained from scratch, e.g. tiny-clip on CPU).
+        subtract_clip_mean: feed the backbone each frame minus its clip's mean frame (what
+            moved; for backbones trained from scratch, e.g. tiny-clip on CPU).
         lora_rank: LoRA rank on the attention projections (pretrained backbones).
         lora_alpha: LoRA alpha.
         lora_dropout: LoRA dropout.
         proj_hidden: hidden width of the projection MLPs into the text space.
         family: the model family, "fgsgl" (or "clip_mg").
         gradient_checkpointing: trade compute for memory in the backbone.
-        trainable_mlp: which MLPs train fully beside LoRA: "heads", "vit_mlp",
-            "projector" (InternVL's), "all" or "auto" (projector where there is one).
+        trainable_mlp: which MLPs train fully beside LoRA: "heads", "vit_mlp", "projector"
+            (InternVL's), "all" or "auto" (projector where there is one).
         tau: temperature of the InfoNCE losses.
         lambda_cp: weight of L_cp (class-prototype alignment).
         cp_a: train L_cp at all (off in the no_cp_a variant).
@@ -83,7 +86,7 @@ def train_stage1(
             image; several GPUs in the pod always train on DeepSpeed.
     """
     params = dict(locals())  # this component's parameters by name, before anything else
-    from fgsgl.tasks import train_task
+    from fgsgl.runtime.tasks import train_task
 
     model.metadata["summary"] = train_task(
         stage=1,
@@ -150,16 +153,16 @@ def train_stage2(
         backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
         mid_layer: the layer f_mid is pooled from (counting from 1); 0 = the middle one.
         temporal_pool: pooling over the T frames, "mean" or "max".
-        subtract_clip_mean: feed the backbone each frame minus its clip's mean frame
-            (what moved; for backbones trained from scratch, e.g. tiny-clip on CPU).
+        subtract_clip_mean: feed the backbone each frame minus its clip's mean frame (what
+            moved; for backbones trained from scratch, e.g. tiny-clip on CPU).
         lora_rank: LoRA rank on the attention projections (pretrained backbones).
         lora_alpha: LoRA alpha.
         lora_dropout: LoRA dropout.
         proj_hidden: hidden width of the projection MLPs into the text space.
         family: the model family, "fgsgl" (or "clip_mg").
         gradient_checkpointing: trade compute for memory in the backbone.
-        trainable_mlp: which MLPs train fully beside LoRA: "heads", "vit_mlp",
-            "projector" (InternVL's), "all" or "auto" (projector where there is one).
+        trainable_mlp: which MLPs train fully beside LoRA: "heads", "vit_mlp", "projector"
+            (InternVL's), "all" or "auto" (projector where there is one).
         tau: temperature of the InfoNCE losses.
         lambda_cp: weight of L_cp (class-prototype alignment).
         lambda_fg: weight of L_fg (fine-grained semantic alignment).
@@ -183,8 +186,8 @@ def train_stage2(
         deepspeed: "off", "on" or a DeepSpeed config file in the image.
         init: the stage-1 model; absent without ML-CO.
     """
-    params = dict(locals())
-    from fgsgl.tasks import train_task
+    params = dict(locals())  # this component's parameters by name, before anything else
+    from fgsgl.runtime.tasks import train_task
 
     model.metadata["summary"] = train_task(
         stage=2,

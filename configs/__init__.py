@@ -1,5 +1,6 @@
 """Named settings shipped with fgsgl: `--config NAME` reads `NAME.yaml` from this folder.
 
-Each file holds pipeline parameters and training config keys (fgsgl.pipeline_params); a
-path to any other YAML file works the same way.
+Each file holds settings in sections (`stage1: {lr: ...}`) or by dotted key, as
+`fgsgl settings` lists them (fgsgl.settings); a path to any other YAML file works the same
+way, and `extends: NAME_OR_FILE` builds one file on another.
 """

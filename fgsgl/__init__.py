@@ -4,4 +4,4 @@ The library computes; components/ and pipelines/ (shipped as fgsgl.components an
 fgsgl.pipelines) wrap it for Kubeflow. Nothing here imports kfp.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

@@ -1,7 +1,6 @@
 """Config files and typed values: what `--config NAME|FILE` and `--set KEY=VALUE` read.
 
-Shared by the training config (fgsgl.train.config) and the pipeline's parameters
-(fgsgl.pipeline_params); neither imports the other for it.
+The files and the type coercion only; which keys a file may hold is fgsgl.settings'.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from typing import Any
 import yaml
 
 from fgsgl.errors import FgsglError
-from fgsgl.settings import KEY_TO_PARAM
 
 
 def named_configs() -> dict[str, Path]:
@@ -42,17 +40,10 @@ def config_path(name_or_path: str | Path) -> Path:
 EXTENDS = "extends"  # a config file's key naming the file (or shipped name) it builds on
 
 
-def read_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The mapping in a config file, given by path or by shipped name.
-
-    `extends: NAME_OR_PATH` (a path relative to the file's folder, or a shipped name) reads
-    that file first and sets this one's values over it; a section (`stage1:`) is merged
-    key by key, any other value (a node selector too) replaced whole.
-    """
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in one config file, given by path or by shipped name, as written
+    (fgsgl.settings.read_file resolves `extends:` and the sections)."""
     path = config_path(path)
-    if path.resolve() in _seen:
-        chain = " -> ".join(str(p) for p in (*_seen, path.resolve()))
-        raise FgsglError(f"{path}: `{EXTENDS}` goes round in a circle ({chain})")
     try:
         values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -63,24 +54,7 @@ def read_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise FgsglError(
             f"{path}: expected a mapping of config keys, found {type(values).__name__}"
         )
-    base_name = values.pop(EXTENDS, None)
-    if base_name is None:
-        return values
-    local = path.parent / str(base_name)
-    base = read_yaml(local if local.is_file() else str(base_name), (*_seen, path.resolve()))
-    return merge(base, values)
-
-
-def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`over`'s values set over `base`'s; sections (training config groups) key by key."""
-    out = dict(base)
-    for key, value in over.items():
-        section = any(k.startswith(f"{key}.") for k in KEY_TO_PARAM)
-        if section and isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = value
-    return out
+    return values
 
 
 def coerce(raw: Any, typ: Any) -> Any:

@@ -48,7 +48,7 @@ from fgsgl.pipelines.kfp_compat import (
 )
 from fgsgl.pipelines.pipeline import BuildOptions, compile_pipeline
 from fgsgl.pipelines.plan import PlannedRun, plan_runs, read_settings
-from fgsgl.runs import RunRecord, TaskRecord, metrics_table, tasks_table
+from fgsgl.runtime.runs import RunRecord, TaskRecord, metrics_table, tasks_table
 
 # A local failure is not a preempted node: no retries (kfp.local would honour them).
 LOCAL_OPTIONS = BuildOptions(gpu_retries=0)

@@ -75,7 +75,7 @@ class BuildOptions:
     gpu_cpu_request: str = "8"
     gpu_memory_request: str = "64G"
     shm_size: str = "16Gi"  # memory-backed /dev/shm for the data loaders on GPU steps
-    gpu_retries: int = 3  # GPU pools are often preemptible; training resumes (fgsgl.tasks)
+    gpu_retries: int = 3  # GPU pools are often preemptible; training resumes (fgsgl.runtime.tasks)
     retry_backoff: str = "60s"
 
     def problems(self) -> list[str]:
@@ -105,29 +105,22 @@ def _build(options: BuildOptions) -> Any:
 
 @functools.cache
 def run_signature() -> inspect.Signature:
-    """The pipeline's run parameters, from fgsgl.settings: a training setting's type and
-    default are its training config field's (a null default as its sentinel)."""
-    from fgsgl.settings import NO_NULL, REQUIRED, SETTINGS
-    from fgsgl.train.config import TrainConfig, key_type
+    """The pipeline's run parameters: fgsgl.settings' PARAMETERS, typed, with their
+    defaults (a null default as its sentinel)."""
+    from fgsgl.settings import PARAMETERS, REQUIRED
 
-    flat = TrainConfig().flat()
-    out = []
-    for s in SETTINGS:
-        if s.key is not None:
-            typ, default = key_type(s.key), flat[s.key]
-            if default is None and s.null is not NO_NULL:
-                default = s.null
-        else:
-            typ, default = s.type, s.default
-        out.append(
+    return inspect.Signature(
+        [
             inspect.Parameter(
                 s.name,
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                default=inspect.Parameter.empty if default is REQUIRED else default,
-                annotation=typ,
+                default=inspect.Parameter.empty if s.default is REQUIRED else s.parameter_default,
+                annotation=s.base_type,
             )
-        )
-    return inspect.Signature(out, return_annotation=None)
+            for s in PARAMETERS
+        ],
+        return_annotation=None,
+    )
 
 
 RUN_PARAMETERS = tuple(run_signature().parameters)

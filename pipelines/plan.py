@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fgsgl.errors import UsageError
-from fgsgl.pipeline_params import resolve_settings
+from fgsgl.runtime.parameters import resolve_settings
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ def check_runs(plans: list[PlannedRun], dataset: Any | None = None) -> list[str]
 
 def training_problems(arguments: dict[str, Any]) -> list[str]:
     """Every bad training setting of one run (the trainer's own checks, run here)."""
-    from fgsgl.pipeline_params import training_overrides
-    from fgsgl.train.config import load_config
+    from fgsgl.runtime.parameters import training_overrides
+    from fgsgl.settings import load_config
 
     try:
         load_config(overrides=training_overrides(arguments))
@@ -113,8 +113,8 @@ def _layout_problems(config: dict[str, Any], name: str, arguments: dict[str, Any
     """What the backbone builder would refuse, from config.json alone."""
     from fgsgl.model import internvl
     from fgsgl.model.backbones import TRAINABLE_MLP, wants_projector
-    from fgsgl.pipeline_params import training_overrides
-    from fgsgl.train.config import load_config
+    from fgsgl.runtime.parameters import training_overrides
+    from fgsgl.settings import load_config
 
     if not name.startswith("internvl:"):
         return []
@@ -153,8 +153,8 @@ def _hub_revision_problem(ref: Any) -> str | None:
 
 def epoch_budget(arguments: dict[str, Any]) -> str:
     """One run's training schedule in a line: stages, epochs, total, model selection."""
-    from fgsgl.pipeline_params import training_overrides
-    from fgsgl.train.config import load_config
+    from fgsgl.runtime.parameters import training_overrides
+    from fgsgl.settings import load_config
     from fgsgl.train.stages import plan_stage
 
     cfg = load_config(overrides=training_overrides(arguments))

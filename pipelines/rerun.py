@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fgsgl.errors import FgsglError, UsageError
-from fgsgl.pipeline_params import resolve_settings
-from fgsgl.runs import RunRecord, find_run
+from fgsgl.runtime.parameters import resolve_settings
+from fgsgl.runtime.runs import RunRecord, find_run
 
 KFP_TYPES: dict[str, type] = {
     "String": str,

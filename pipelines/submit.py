@@ -36,7 +36,7 @@ from fgsgl.pipelines.pipeline import (
     parameter_defaults,
 )
 from fgsgl.pipelines.plan import PlannedRun
-from fgsgl.runs import format_table
+from fgsgl.runtime.runs import format_table
 
 TOKEN_ENV = "KF_PIPELINES_TOKEN"
 DEFAULT_EXPERIMENT = "fgsgl"

@@ -19,7 +19,7 @@ from fgsgl.model import (
     save_model,
 )
 from fgsgl.model.clip_mg import GatedFusion
-from fgsgl.train.config import load_config
+from fgsgl.settings import load_config
 from fgsgl.train.data import (
     ClipDataset,
     ClipTransform,

@@ -100,3 +100,24 @@ def test_no_library_module_loads_kfp() -> None:
     assert out.returncode == 0, out.stderr
     count, loaded = out.stdout.strip().split(" ", 1)
     assert int(count) > 100 and loaded == "[]"
+
+
+def test_planning_commands_do_not_load_torch(tmp_path: Path) -> None:
+    """`fgsgl compile --config --set`, `fgsgl settings` and `fgsgl train --help` plan and
+    check settings without torch (the training config is plain data)."""
+    code = (
+        "import sys\n"
+        "from fgsgl.cli import main\n"
+        f"assert main(['compile', '--out', {str(tmp_path)!r}, '--config', 'paper-smg',\n"
+        "             '--set', 'stage1.lr=2e-5', '--set', 'resources.gpus=4']) == 0\n"
+        "assert main(['settings', 'stage1']) == 0\n"
+        "try:\n"
+        "    main(['train', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert list(tmp_path.glob("*.yaml"))

@@ -246,8 +246,8 @@ def test_bad_settings_are_reported_together(tmp_path: Path, capsys: pytest.Captu
     )
     err = capsys.readouterr().err
     assert code == 1
-    assert "unknown parameter 'stage2.epoch' (did you mean stage2.epochs?)" in err
-    assert "gpus: 'two' is not an integer" in err
+    assert "unknown setting 'stage2.epoch' (did you mean stage2.epochs?)" in err
+    assert "resources.gpus: 'two' is not an integer" in err
     assert "'novalue': expected KEY=VALUE" in err
     assert not list(tmp_path.iterdir())
 

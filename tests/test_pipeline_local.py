@@ -222,7 +222,7 @@ def test_the_compiled_yaml_loaded_back_is_the_pipeline_that_ran(
     from kfp import components
 
     from fgsgl.pipelines.local import execute, task_environment
-    from fgsgl.runs import RunRecord
+    from fgsgl.runtime.runs import RunRecord
 
     sets = [f"--set={k}={v}" for k, v in TINY.items()]
     args = ["compile", "--variant", "no_cp_a", "--out", str(tmp_path), "--dataset", str(dataset)]
@@ -295,7 +295,7 @@ def test_extraction_fans_out_over_shards_and_merges(dataset: Path, tmp_path: Pat
 
     from fgsgl.pipelines.local import execute, task_environment
     from fgsgl.pipelines.pipeline import BuildOptions, extraction
-    from fgsgl.runs import RunRecord
+    from fgsgl.runtime.runs import RunRecord
     from fgsgl.video.frames import FramesArtifact
 
     @dsl.pipeline(name="frames-only")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fgsgl import storage
-from fgsgl.pipeline_params import training_overrides
-from fgsgl.tasks import deepspeed_argument, resumable_output, torchrun_command
+from fgsgl.runtime.parameters import training_overrides
+from fgsgl.runtime.tasks import deepspeed_argument, resumable_output, torchrun_command
 
 pytest_plugins = ("gcs_emulator",)  # the `gcs` fixture
 
@@ -66,7 +66,7 @@ def test_deepspeed_parameter() -> None:
 
 
 def test_the_torchrun_command_carries_the_same_config() -> None:
-    from fgsgl.train.config import load_config, parse_overrides
+    from fgsgl.settings import load_config
 
     params = {
         "seed": 3, "backbone": "clip:/models/clip", "mid_layer": 0, "stage2_lr": 2e-5,
@@ -79,4 +79,4 @@ def test_the_torchrun_command_carries_the_same_config() -> None:
     assert cmd[6:13] == ["fgsgl", "train", "F", "T", "O", "--stage", "2"]
     assert cmd[13:17] == ["--init", "I", "--weights", "W"] and cmd[-1] == "--deepspeed"
     sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
-    assert load_config(overrides=parse_overrides(sets)) == load_config(overrides=overrides)
+    assert load_config(overrides=sets) == load_config(overrides=overrides)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fgsgl.runtime import available_cpus, cgroup_cpu_limit
+from fgsgl.runtime.cpus import available_cpus, cgroup_cpu_limit
 
 
 def test_cgroup_v2_quota(tmp_path):

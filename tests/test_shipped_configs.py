@@ -69,16 +69,17 @@ def test_a_paper_config_compiles_into_the_pipelines_parameter_defaults(tmp_path)
 def test_a_config_extends_another_section_by_section(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text(
-        "stage1: {epochs: 5, lr: 4.0e-5}\ngpu_node_selector: {a: x, b: y}\nnum_frames: 8\n"
+        "stage1: {epochs: 5, lr: 4.0e-5}\nresources: {node_selector: {a: x, b: y}}\n"
+        "extract.num_frames: 8\n"
     )
     (tmp_path / "own.yaml").write_text(
-        "extends: base.yaml\nstage1: {lr: 1.0e-4}\ngpu_node_selector: {c: z}\n"
+        "extends: base.yaml\nstage1: {lr: 1.0e-4}\nresources.node_selector: {c: z}\n"
     )
     values = read_settings(config=str(tmp_path / "own.yaml"))
     assert (values["stage1_epochs"], values["stage1_lr"], values["num_frames"]) == (5, 1e-4, 8)
     assert values["gpu_node_selector"] == {"c": "z"}  # a parameter's dict: replaced whole
     (tmp_path / "loop.yaml").write_text("extends: loop.yaml\n")
     with pytest.raises(FgsglError, match="goes round in a circle"):
-        read_yaml(tmp_path / "loop.yaml")
+        read_settings(config=tmp_path / "loop.yaml")
     smg, imigue = (read_settings(config=n) for n in ("paper-smg", "paper-imigue"))
     assert {k for k in smg if smg[k] != imigue[k]} == {"stage1_lr", "stage2_lr"}

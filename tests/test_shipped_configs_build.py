@@ -19,8 +19,8 @@ from tiny_checkpoints import ORIGINAL_VISION, internvl_original
 
 from fgsgl.config_files import named_configs
 from fgsgl.hub import parse_ref
-from fgsgl.pipeline_params import training_overrides
 from fgsgl.pipelines.plan import plan_runs, read_settings
+from fgsgl.runtime.parameters import training_overrides
 from fgsgl.weights import checkpoint_of, fetch_weights
 
 STANDIN_SIZE = ORIGINAL_VISION["image_size"]  # the stand-ins' input size, and the frames'
@@ -83,7 +83,7 @@ def test_the_config_builds_its_model_and_trains_one_step_of_each_stage(
 ):
     from fgsgl.artifacts import read_metadata
     from fgsgl.evaluate.run import evaluate
-    from fgsgl.tasks import deepspeed_argument
+    from fgsgl.runtime.tasks import deepspeed_argument
     from fgsgl.text.encode import encode_texts
     from fgsgl.train import train
     from fgsgl.video.extract import extract

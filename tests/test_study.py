@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fgsgl.study import READING, _reading
+from fgsgl.pipelines.study import READING, _reading
 
 
 def test_the_hand_written_reading_survives_a_rewrite(tmp_path):

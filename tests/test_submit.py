@@ -245,7 +245,7 @@ def test_dry_run_prints_the_runs_and_sends_nothing(
 ) -> None:
     args = ["submit", "--host", "http://127.0.0.1:9", "--dataset", str(dataset), "--dry-run"]
     assert main([*args, "--variant", "all", "--seeds", "0,1", "--set", "lr=1"]) == 1
-    assert "unknown parameter 'lr'" in capsys.readouterr().err
+    assert "unknown setting 'lr'" in capsys.readouterr().err
     assert main([*args, "--variant", "no_fg_sa,class_text", "--seeds", "0,1"]) == 0
     out = capsys.readouterr().out
     assert "dry run: nothing sent to http://127.0.0.1:9" in out

@@ -6,13 +6,8 @@ import pytest
 import yaml
 
 from fgsgl.errors import FgsglError, UsageError
-from fgsgl.train.config import (
-    TrainConfig,
-    config_from_dict,
-    load_config,
-    parse_overrides,
-    valid_keys,
-)
+from fgsgl.settings import load_config
+from fgsgl.train.config import TrainConfig, config_from_dict, valid_keys
 from fgsgl.train.stages import plan_stage, stage_keys
 
 # --- config ---------------------------------------------------------------------------------
@@ -62,7 +57,7 @@ def test_yaml_file_nested_and_dotted_then_overrides_win(tmp_path):
     ],
 )
 def test_set_values_are_coerced_to_the_field_type(key, text, value):
-    cfg = load_config(overrides=parse_overrides([f"{key}={text}"]))
+    cfg = load_config(overrides=[f"{key}={text}"])
     got = cfg.flat()[key]
     assert got == value and type(got) is type(value)
 
@@ -80,12 +75,12 @@ def test_every_problem_is_listed_at_once_with_the_valid_keys():
         )
     problems = err.value.problems
     text = str(err.value)
-    assert any("unknown config key 'optim.lrr'" in p for p in problems)
+    assert any("unknown setting 'optim.lrr'" in p for p in problems)
     assert any(p.startswith("--set: optim.batch_size: 'two' is not an integer") for p in problems)
     assert any("ablation.fg_sa: 'maybe' is not a boolean" in p for p in problems)
     assert any(p.startswith("stage1.epochs: -1") for p in problems)
     assert any(p.startswith("ablation.text_granularity: 'coarse'") for p in problems)
-    assert problems[-1].startswith("valid keys: seed, model.backbone,")
+    assert problems[-1].startswith("settings: dataset, dataset_fingerprint, variant,")
     assert "optim.grad_accum" in problems[-1]
     assert text.startswith("invalid training config\n  - ")
 
@@ -95,29 +90,49 @@ def test_unknown_key_in_file_names_the_file_and_a_close_match(tmp_path):
     path.write_text("optim:\n  batchsize: 4\n")
     with pytest.raises(FgsglError) as err:
         load_config(path)
-    assert f"{path}: unknown config key 'optim.batchsize' (did you mean optim.batch_size?)" in (
+    assert f"{path}: unknown setting 'optim.batchsize' (did you mean optim.batch_size?)" in (
         err.value.problems
     )
 
 
-def test_a_file_of_run_parameters_configures_training_too(tmp_path, caplog):
-    """One file for `fgsgl run-local --config` and `fgsgl train --config`: parameter names
-    count as their training keys, other steps' parameters are left out (and logged)."""
+def test_a_file_of_run_settings_configures_training_too(tmp_path, caplog):
+    """One file for `fgsgl run-local --config` and `fgsgl train --config`: other steps'
+    settings are left out (and logged), in a file and in --set alike."""
     path = tmp_path / "run.yaml"
     path.write_text(
-        "frame_size: 64\nnum_frames: 8\nstage1_lr: 2e-3\nmid_layer: 0\n"
-        "backbone: tiny-clip:image=64,patch=8\nstage2: {epochs: 3}\noptim.batch_size: 4\n"
+        "extract: {frame_size: 64, num_frames: 8}\nstage1.lr: 2e-3\n"
+        "model:\n  backbone: tiny-clip:image=64,patch=8\nstage2: {epochs: 3}\n"
+        "optim.batch_size: 4\n"
     )
-    with caplog.at_level("INFO", logger="fgsgl.train"):
+    with caplog.at_level("INFO", logger="fgsgl.settings"):
         cfg = load_config(path)
     assert cfg.stage1.lr == 2e-3 and cfg.stage2.epochs == 3 and cfg.optim.batch_size == 4
-    assert cfg.model.backbone == "tiny-clip:image=64,patch=8" and cfg.model.mid_layer is None
-    assert "frame_size, num_frames set other steps than training; left out" in caplog.text
-    path.write_text("frame_sise: 64\n")
-    with pytest.raises(FgsglError, match="unknown config key 'frame_sise'"):
+    assert cfg.model.backbone == "tiny-clip:image=64,patch=8"
+    assert "extract.frame_size, extract.num_frames set other steps than training" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="fgsgl.settings"):
+        assert load_config(overrides=["extract.frame_size=64"]) == TrainConfig()
+    assert "extract.frame_size set other steps than training; left out" in caplog.text
+    path.write_text("extract: {frame_sise: 64}\n")
+    with pytest.raises(FgsglError, match=r"unknown setting 'extract\.frame_sise'"):
         load_config(path)
-    with pytest.raises(FgsglError, match="unknown config key 'frame_size'"):
-        load_config(overrides={"frame_size": "64"})  # --set names training keys only
+
+
+def test_the_old_flat_spellings_work_with_a_warning(tmp_path, caplog):
+    """Flat parameter names (`stage1_lr`, `frame_size`) still work for one release."""
+    path = tmp_path / "old.yaml"
+    path.write_text("frame_size: 64\nstage1_lr: 2e-3\nmid_layer: 0\nbackbone: tiny-clip\n")
+    with caplog.at_level("INFO", logger="fgsgl.settings"):
+        cfg = load_config(path, ["lambda_fg=0.5"])
+    assert cfg.stage1.lr == 2e-3 and cfg.loss.lambda_fg == 0.5
+    assert cfg.model.mid_layer is None  # the parameter's null sentinel
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{path}: 'stage1_lr' is the old spelling of 'stage1.lr' (it stops working in 0.6)" in (
+        warned
+    )
+    old = "--set: 'lambda_fg' is the old spelling of 'loss.lambda_fg' (it stops working in 0.6)"
+    assert old in warned
+    assert len(warned) == 5  # frame_size, stage1_lr, mid_layer, backbone and lambda_fg
 
 
 def test_model_section_is_checked_by_the_model_config():
@@ -136,7 +151,7 @@ def test_bad_files_and_bad_set_syntax(tmp_path):
     with pytest.raises(FgsglError, match="expected a mapping"):
         load_config(bad)
     with pytest.raises(FgsglError, match="expected KEY=VALUE"):
-        parse_overrides(["stage1.epochs"])
+        load_config(overrides=["stage1.epochs"])
 
 
 def test_resolved_yaml_round_trips_and_fingerprint_follows_values():

@@ -9,9 +9,9 @@ import pytest
 from train_fixtures import kill_after_first_epoch, make_artifacts, tiny_clip_backbone
 
 from fgsgl.errors import FgsglError
+from fgsgl.settings import load_config
 from fgsgl.train import load_model, train
 from fgsgl.train.artifact import read_history
-from fgsgl.train.config import load_config
 from fgsgl.train.deepspeed_engine import default_config, read_config, resolve_config
 
 

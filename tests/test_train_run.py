@@ -257,8 +257,8 @@ def test_init_with_another_backbone_or_text_dimension(env, tmp_path):
 def test_unknown_config_key_lists_the_valid_ones(env, tmp_path):
     with pytest.raises(FgsglError) as err:
         train(env["frames"], env["texts"], str(tmp_path / "o"), stage=1, overrides={"lr": 1})
-    assert err.value.problems[0] == "--set: unknown config key 'lr'"
-    assert err.value.problems[-1].startswith("valid keys: seed, model.backbone")
+    assert err.value.problems[0] == "--set: unknown setting 'lr'"
+    assert err.value.problems[-1].startswith("settings: dataset, dataset_fingerprint,")
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_nothing_as_best(env, tmp_path):

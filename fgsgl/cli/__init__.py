@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "fgsgl.cli.evaluate",
     "fgsgl.cli.pipeline",
     "fgsgl.cli.demo",
+    "fgsgl.cli.settings",
 ]
 
 EPILOG = """\

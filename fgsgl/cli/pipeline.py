@@ -45,7 +45,7 @@ printed or written into the pipeline YAML.
 RERUN_HELP = """\
 Run one step again, locally, on the artifacts an earlier local run produced (its run.json
 records every task's inputs): e.g. `fgsgl rerun evaluate --from runs/runs/full --set
-eval_split=val`. STEP: extract-frames, merge-frames, encode-text, train-stage1,
+evaluate.split=val`. STEP: extract-frames, merge-frames, encode-text, train-stage1,
 train-stage2, evaluate. --from is a run folder (ROOT/runs/RUN, or one attempt below it) or a
 run-local root with one run. Outputs go to ROOT/reruns/RUN/."""
 
@@ -151,10 +151,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="change one of the step's parameters (repeatable)",
+        help="change one of the step's settings, e.g. evaluate.split=val (repeatable)",
     )
     p.add_argument(
-        "--config", metavar="FILE|NAME", help="YAML of parameter changes (or a shipped name)"
+        "--config", metavar="FILE|NAME", help="YAML of setting changes (or a shipped name)"
     )
     p.add_argument("--show-logs", action="store_true", help="also stream the task's own output")
     p.set_defaults(func=run_rerun)
@@ -176,7 +176,7 @@ def _variant_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
         metavar="FILE|NAME",
-        help="YAML of run parameters, or a shipped one by name: cpu-tiny (laptop runs), "
+        help="YAML of settings, or a shipped one by name: cpu-tiny (laptop runs), "
         "paper-smg, paper-imigue",
     )
     p.add_argument(
@@ -185,7 +185,8 @@ def _variant_options(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="set one run parameter (repeatable)",
+        help="set one setting by its dotted key, e.g. stage1.lr=4e-5 or "
+        "resources.gpus=2 (repeatable; `fgsgl settings` lists them)",
     )
 
 
@@ -336,7 +337,7 @@ def run_submit(args: argparse.Namespace) -> int:
 
 def run_rerun(args: argparse.Namespace) -> int:
     from fgsgl.pipelines.rerun import rerun
-    from fgsgl.runs import metrics_table, tasks_table
+    from fgsgl.runtime.runs import metrics_table, tasks_table
 
     record = rerun(
         args.step,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from fgsgl.settings import TRAINING, help_lines, of_step
+
 TRAIN_HELP = """\
 Train one FG-SGL stage on a frames artifact (`fgsgl extract`) and a texts artifact
 (`fgsgl encode-text`) of the same dataset, and write the best-validation model to OUT.
@@ -27,7 +29,8 @@ Several GPUs in one pod (one process per GPU; each reads RANK/LOCAL_RANK/WORLD_S
   torchrun --nproc-per-node N -m fgsgl train FRAMES TEXTS OUT ... --deepspeed"""
 
 CONFIG_EPILOG = """\
-config keys (defaults; --config FILE and --set KEY=VALUE override them):
+training settings, with their defaults ([the pipeline parameter's name] where it differs;
+--config FILE and --set KEY=VALUE override them; `fgsgl settings` lists every step's):
 {keys}"""
 
 
@@ -37,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train stage 1 or 2 of FG-SGL (or an ablation)",
         description=TRAIN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=CONFIG_EPILOG.format(keys="\n".join(help_lines(of_step(TRAINING)))),
     )
-    _list_config_keys_in_help(p)
     p.add_argument("frames", metavar="FRAMES", help="frames artifact directory")
     p.add_argument("texts", metavar="TEXTS", help="texts artifact directory (same dataset)")
     p.add_argument("out", metavar="OUT", help="model artifact directory to write (or resume)")
@@ -72,27 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
 
-def _list_config_keys_in_help(parser: argparse.ArgumentParser) -> None:
-    """Add the config keys and defaults to --help only when it is shown: reading them
-    imports the model package (torch), which `fgsgl --help` must not pay for."""
-    format_help = parser.format_help
-
-    def with_keys() -> str:
-        from fgsgl.train.config import TrainConfig
-
-        keys = "\n".join(f"  {k} = {_yaml(v)}" for k, v in TrainConfig().flat().items())
-        parser.epilog = CONFIG_EPILOG.format(keys=keys)
-        return format_help()
-
-    parser.format_help = with_keys  # type: ignore[method-assign]
-
-
-def _yaml(value: object) -> str:
-    return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
-
-
 def run_train(args: argparse.Namespace) -> int:
-    from fgsgl.train.config import parse_overrides
     from fgsgl.train.run import train
 
     summary = train(
@@ -102,7 +85,7 @@ def run_train(args: argparse.Namespace) -> int:
         stage=args.stage,
         init=args.init,
         config=args.config,
-        overrides=parse_overrides(args.overrides),
+        overrides=args.overrides,
         deepspeed=args.deepspeed,
         weights=args.weights,
     )

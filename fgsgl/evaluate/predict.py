@@ -46,6 +46,7 @@ def predict(
     tau: float = 0.07,
 ) -> Predictions:
     """Scores of every clip of `split`, in index order, with a progress bar over clips."""
+    from fgsgl.runtime.device import autocast_context
     from fgsgl.train.data import (
         ClipDataset,
         ClipTransform,
@@ -53,7 +54,6 @@ def predict(
         make_loader,
         split_batch,
     )
-    from fgsgl.train.optim import autocast_context
 
     device = device or torch.device("cpu")
     rows = frames.clips(split)

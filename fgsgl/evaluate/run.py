@@ -22,7 +22,7 @@ from fgsgl.evaluate.artifact import KIND, REPORT, Evaluation, write_data
 from fgsgl.evaluate.compare_report import compare
 from fgsgl.evaluate.metrics import METRIC_KEYS, compute_metrics
 from fgsgl.evaluate.report import write_report
-from fgsgl.runtime import available_cpus, configure_torch_threads
+from fgsgl.runtime.cpus import available_cpus, configure_torch_threads
 
 __all__ = ["compare", "evaluate", "write_evaluation"]
 
@@ -189,10 +189,9 @@ def evaluate(
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
 
     from fgsgl.evaluate.predict import predict
+    from fgsgl.runtime.device import autocast_dtype, resolve_device
     from fgsgl.text.bank import load_texts
-    from fgsgl.text.encoders import resolve_device
     from fgsgl.train import load_model
-    from fgsgl.train.run import autocast_dtype
     from fgsgl.video.frames import FramesArtifact
 
     frames_art = FramesArtifact.open(frames)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from fgsgl.errors import FgsglError
+from fgsgl.schema import setting
 
 TEMPORAL_POOLS = ("mean", "max")
 
@@ -31,17 +32,33 @@ class ModelConfig:
     vit_mlp, projector, all, or auto (fgsgl.model.backbones says what each trains and why
     auto is the default)."""
 
-    backbone: str = "tiny-clip"
-    mid_layer: int | None = None
-    temporal_pool: str = "mean"
-    subtract_clip_mean: bool = False
-    lora_rank: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    proj_hidden: int = 512
-    family: str = "fgsgl"
-    gradient_checkpointing: bool = False
-    trainable_mlp: str = "auto"
+    backbone: str = setting(
+        "tiny-clip", help='"tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".'
+    )
+    mid_layer: int | None = setting(
+        None,
+        null=0,  # KFP passes no null: 0 stands for it (layers count from 1)
+        help="the layer f_mid is pooled from (counting from 1); 0 = the middle one.",
+    )
+    temporal_pool: str = setting("mean", help='pooling over the T frames, "mean" or "max".')
+    subtract_clip_mean: bool = setting(
+        False,
+        help="feed the backbone each frame minus its clip's mean frame "
+        "(what moved; for backbones trained from scratch, e.g. tiny-clip on CPU).",
+    )
+    lora_rank: int = setting(
+        8, help="LoRA rank on the attention projections (pretrained backbones)."
+    )
+    lora_alpha: int = setting(16, help="LoRA alpha.")
+    lora_dropout: float = setting(0.05, help="LoRA dropout.")
+    proj_hidden: int = setting(512, help="hidden width of the projection MLPs into the text space.")
+    family: str = setting("fgsgl", help='the model family, "fgsgl" (or "clip_mg").')
+    gradient_checkpointing: bool = setting(False, help="trade compute for memory in the backbone.")
+    trainable_mlp: str = setting(
+        "auto",
+        help='which MLPs train fully beside LoRA: "heads", "vit_mlp", '
+        '"projector" (InternVL\'s), "all" or "auto" (projector where there is one).',
+    )
 
     def problems(self) -> list[str]:
         """Every invalid field, as readable lines (empty when the config is usable)."""

@@ -81,7 +81,7 @@ from typing import Any
 import numpy as np
 
 from fgsgl.errors import FgsglError, UsageError
-from fgsgl.runtime import available_cpus
+from fgsgl.runtime.cpus import available_cpus
 from fgsgl.synth.config import SynthConfig
 
 log = logging.getLogger("fgsgl")

@@ -214,7 +214,7 @@ def encode_texts(
     attribute set instead of the first. A dataset where under MIN_FG_SHARE of the clips have
     a fine-grained text gives an artifact of class texts only (`fine_grained` false).
     """
-    from fgsgl.runtime import configure_torch_threads
+    from fgsgl.runtime.cpus import configure_torch_threads
     from fgsgl.text.encoders import build_encoder, check_options  # torch: only when run
 
     configure_torch_threads()

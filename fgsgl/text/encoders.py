@@ -38,6 +38,7 @@ from fgsgl.hashing import weights_revision
 from fgsgl.hub import Snapshot
 from fgsgl.progress import bar
 from fgsgl.registry import Registry
+from fgsgl.runtime.device import resolve_device
 from fgsgl.text import checkpoints as ckpt
 from fgsgl.text.pooling import FAMILY_POOLINGS, POOLINGS, check_pooling
 from fgsgl.weights import resolve_checkpoint
@@ -189,18 +190,6 @@ class TextEncoder:
 
 
 # ---------------------------------------------------------------- device, dtype, loading
-
-
-def resolve_device(device: str | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        d = torch.device(device)
-    except (RuntimeError, ValueError) as e:
-        raise FgsglError(f"device {device!r}: not a torch device (cpu, cuda, cuda:1, ...)") from e
-    if d.type == "cuda" and not torch.cuda.is_available():
-        raise FgsglError(f"device {device!r}: no CUDA GPU is available on this machine")
-    return d
 
 
 def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:

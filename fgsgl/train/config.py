@@ -1,30 +1,25 @@
-"""The training config: plain dataclasses, a YAML file and `--set key=value` overrides.
+"""The training config: plain dataclasses whose fields are the training settings.
 
-Every value has a default, so `TrainConfig()` is the paper's setting at the tiny backbone.
-A YAML file (nested sections or dotted keys) and dotted overrides are applied on top, each
-value coerced to its field's type; every unknown key and bad value is reported at once,
-before anything heavy starts. The resolved config (every value, defaults included) is what
-the model artifact stores, and `fingerprint()` is its content hash for KFP cache keys.
+Each field is declared with fgsgl.schema's `setting(...)` (help text, flat parameter name,
+the stages whose component receives it), so this is the one declaration of a training
+setting. Every value has a default, so `TrainConfig()` is the paper's setting at the tiny
+backbone; fgsgl.settings.load_config sets a config file and `--set` values over it. The
+resolved config (every value, defaults included) is what the model artifact stores, and
+`fingerprint()` is its content hash for KFP cache keys.
 """
 
 from __future__ import annotations
 
-import difflib
-import logging
-import types
-import typing
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import yaml
 
-from fgsgl.config_files import coerce, read_yaml
+from fgsgl.config_files import coerce
 from fgsgl.errors import FgsglError
 from fgsgl.hashing import sha256_json
 from fgsgl.model.config import ModelConfig
-
-log = logging.getLogger("fgsgl.train")
+from fgsgl.schema import Setting, section, setting, walk
 
 GRANULARITIES = ("fine", "class")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -36,54 +31,96 @@ SELECTIONS = ("stage", "run")
 
 @dataclass
 class LossConfig:
-    tau: float = 0.07
-    lambda_cp: float = 1.0
-    lambda_fg: float = 1.0
+    tau: float = setting(0.07, help="temperature of the InfoNCE losses.")
+    lambda_cp: float = setting(1.0, help="weight of L_cp (class-prototype alignment).")
+    lambda_fg: float = setting(
+        1.0, stages=(2,), help="weight of L_fg (fine-grained semantic alignment)."
+    )
 
 
 @dataclass
 class AblationConfig:
     """The switches of the design's variant table (see fgsgl.train.stages)."""
 
-    fg_sa: bool = True
-    cp_a: bool = True
-    ml_co: bool = True
-    text_granularity: str = "fine"
+    fg_sa: bool = setting(
+        True, stages=(2,), help="train L_fg at all (off in the no_fg_sa variant)."
+    )
+    cp_a: bool = setting(True, help="train L_cp at all (off in the no_cp_a variant).")
+    # stage 1 runs only with ML-CO, so its component does not receive the switch
+    ml_co: bool = setting(
+        True,
+        stages=(2,),
+        help="two stages (this one continues `init`); off: one stage from scratch.",
+    )
+    text_granularity: str = setting(
+        "fine",
+        stages=(2,),
+        help='what L_fg aligns to: "fine" (T_fg) or "class" (T_c).',
+    )
 
 
 @dataclass
 class StageConfig:
-    epochs: int = 15
-    lr: float = 1e-4
+    epochs: int = setting(15, help="epochs of the stage.")
+    lr: float = setting(1e-4, help="peak learning rate of the stage.")
 
 
 @dataclass
 class OptimConfig:
-    weight_decay: float = 0.05
-    warmup_ratio: float = 0.03
-    grad_clip: float = 1.0  # 0 turns clipping off
-    batch_size: int = 8  # per device
-    grad_accum: int = 1
+    weight_decay: float = setting(0.05, help="AdamW weight decay.")
+    warmup_ratio: float = setting(
+        0.03, help="share of the steps spent warming up (cosine schedule after)."
+    )
+    grad_clip: float = setting(1.0, help="gradient-norm clipping; 0 = none.")
+    batch_size: int = setting(8, help="clips per device and step.")
+    grad_accum: int = setting(1, help="steps accumulated per optimiser step.")
 
 
 @dataclass
 class DataConfig:
-    workers: int = 2
-    augment: bool = True
+    workers: int = setting(
+        2,
+        help="data loader worker processes.",
+        not_parameter="cannot change a result (augmentation is seeded per clip), so it "
+        "stays out of the cache key; the trainer's default is used",
+    )
+    augment: bool = setting(True, help="light augmentation of the training clips.")
 
 
 @dataclass
 class TrainConfig:
-    seed: int = 0
-    model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    ablation: AblationConfig = field(default_factory=AblationConfig)
-    stage1: StageConfig = field(default_factory=StageConfig)
-    stage2: StageConfig = field(default_factory=StageConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    precision: str = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
-    selection: str = "stage"  # SELECTIONS
+    seed: int = setting(
+        0, help="seed of every random source (data order, augmentation, initialisation)."
+    )
+    model: ModelConfig = section(ModelConfig)
+    loss: LossConfig = section(LossConfig)
+    ablation: AblationConfig = section(AblationConfig)
+    stage1: StageConfig = section(
+        StageConfig,
+        name_prefix="stage1_",
+        help={"epochs": "epochs of stage 1.", "lr": "peak learning rate of stage 1."},
+        stage2_help={
+            "epochs": "epochs of stage 1 (added to stage2_epochs without ML-CO).",
+            "lr": "peak learning rate of stage 1 (the one stage's, without ML-CO).",
+        },
+    )
+    stage2: StageConfig = section(
+        StageConfig,
+        name_prefix="stage2_",
+        stages=(2,),
+        help={"epochs": "epochs of stage 2.", "lr": "peak learning rate of stage 2."},
+    )
+    optim: OptimConfig = section(OptimConfig)
+    data: DataConfig = section(DataConfig)
+    precision: str = setting(
+        "auto", help='"auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32".'
+    )
+    selection: str = setting(
+        "stage",
+        stages=(2,),
+        help='model selection by the best validation top-1 of this "stage", or of the '
+        'whole "run" (the stage-1 model is kept when no stage-2 epoch beats it).',
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Nested sections, in declaration order (the order config.yaml shows)."""
@@ -131,121 +168,52 @@ class TrainConfig:
         return out
 
 
+def training_settings() -> list[Setting]:
+    """The training settings (fgsgl.schema), in declaration order."""
+    return walk(TrainConfig, "training")
+
+
 def valid_keys() -> list[str]:
     """Every dotted key the config accepts, in declaration order."""
-    keys = []
-    for f in fields(TrainConfig):
-        section = _field_type(TrainConfig, f.name)
-        if is_dataclass(section):
-            keys += [f"{f.name}.{g.name}" for g in fields(section)]
-        else:
-            keys.append(f.name)
-    return keys
+    return [s.key for s in training_settings()]
 
 
-def load_config(
-    path: str | Path | None = None, overrides: dict[str, Any] | None = None
-) -> TrainConfig:
-    """Defaults, then the YAML file at `path`, then `overrides` (dotted keys).
-
-    The file may also name run parameters (fgsgl.pipeline_params): a training parameter
-    (`stage1_lr`) counts as its key, and the parameters of other steps (`frame_size`) are
-    left out, so one file configures `fgsgl run-local` and `fgsgl train` alike.
-    Raises one FgsglError listing every unknown key and every bad value of both sources.
-    """
-    from fgsgl.pipeline_params import training_config_values
-
-    cfg = TrainConfig()
-    problems: list[str] = []
-    if path is not None:
-        values, skipped = training_config_values(read_yaml(path))
-        if skipped:
-            log.info("%s: %s set other steps than training; left out", path, ", ".join(skipped))
-        problems += apply(cfg, values, source=str(path))
-    if overrides:
-        problems += apply(cfg, overrides, source="--set")
-    _check(cfg, problems, "invalid training config")
-    return cfg
+def config_problems(cfg: TrainConfig, values: dict[str, Any]) -> list[str]:
+    """Set each value (by dotted key, already of its setting's type: fgsgl.settings.read)
+    on `cfg`; return every invalid value of the result."""
+    for key, value in values.items():
+        owner, name = _owner(cfg, key)
+        setattr(owner, name, value)
+    return cfg.problems()
 
 
 def config_from_dict(values: dict[str, Any], *, source: str = "config") -> TrainConfig:
     """The config a saved config.yaml describes (keys it lacks take today's defaults)."""
     cfg = TrainConfig()
-    _check(cfg, apply(cfg, values, source=source), f"{source}: invalid training config")
+    problems = []
+    known = {s.key: s for s in training_settings()}
+    for section_name, value in values.items():
+        inner = value.items() if isinstance(value, dict) else [(None, value)]
+        for name, v in inner:
+            key = section_name if name is None else f"{section_name}.{name}"
+            if key not in known:
+                problems.append(f"{source}: unknown config key {key!r}")
+                continue
+            try:
+                setattr(*_owner(cfg, key), coerce(v, known[key].type))
+            except ValueError as e:
+                problems.append(f"{source}: {key}: {e}")
+    problems += cfg.problems()
+    if problems:
+        raise FgsglError(f"{source}: invalid training config", problems)
     return cfg
 
 
-def parse_overrides(items: list[str]) -> dict[str, str]:
-    """`["optim.batch_size=4", ...]` -> {"optim.batch_size": "4"}; values are coerced later."""
-    out: dict[str, str] = {}
-    bad = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            bad.append(f"--set {item!r}: expected KEY=VALUE, e.g. stage1.epochs=3")
-            continue
-        out[key.strip()] = value.strip()
-    if bad:
-        raise FgsglError("bad --set option", bad)
-    return out
-
-
-def apply(cfg: TrainConfig, values: dict[str, Any], *, source: str) -> list[str]:
-    """Set each (nested or dotted) key of `values` on `cfg`; return the problems found."""
-    problems = []
-    keys = valid_keys()
-    for key, raw in _flatten(values).items():
-        if key not in keys:
-            close = difflib.get_close_matches(key, keys, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(f"{source}: unknown config key {key!r}{hint}")
-            continue
-        owner, name = _owner(cfg, key)
-        try:
-            setattr(owner, name, coerce(raw, _field_type(type(owner), name)))
-        except ValueError as e:
-            problems.append(f"{source}: {key}: {e}")
-    return problems
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested sections and dotted keys, both to dotted keys ("optim": {"lr": 1} -> optim.lr)."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and "." not in str(key) and not prefix:
-            out.update(_flatten(value, f"{dotted}."))
-        else:
-            out[dotted] = value
-    return out
-
-
-def key_type(key: str) -> type:
-    """The value type of a dotted key (`model.mid_layer` -> int: its optional's base)."""
-    owner, name = _owner(TrainConfig(), key)
-    typ = _field_type(type(owner), name)
-    options = typing.get_args(typ) if isinstance(typ, types.UnionType) else (typ,)
-    return next(t for t in options if t is not type(None))
-
-
 def _owner(cfg: TrainConfig, key: str) -> tuple[Any, str]:
-    section, _, name = key.rpartition(".")
-    return (getattr(cfg, section) if section else cfg), name
+    section_name, _, name = key.rpartition(".")
+    return (getattr(cfg, section_name) if section_name else cfg), name
 
 
 def _get(cfg: TrainConfig, key: str) -> Any:
     owner, name = _owner(cfg, key)
     return getattr(owner, name)
-
-
-def _field_type(cls: type, name: str) -> Any:
-    return typing.get_type_hints(cls)[name]
-
-
-def _check(cfg: TrainConfig, problems: list[str], message: str) -> None:
-    """Raise one error with the problems found while applying plus every bad value."""
-    problems = problems + cfg.problems()
-    if any("unknown config key" in p for p in problems):
-        problems.append("valid keys: " + ", ".join(valid_keys()))
-    if problems:
-        raise FgsglError(message, problems)

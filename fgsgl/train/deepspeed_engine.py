@@ -24,9 +24,10 @@ import yaml
 from torch import nn
 
 from fgsgl.errors import FgsglError
+from fgsgl.runtime.device import autocast_context
 from fgsgl.train.config import TrainConfig
 from fgsgl.train.distributed import Dist, single_process_env
-from fgsgl.train.optim import autocast_context, build_optimizer, build_scheduler
+from fgsgl.train.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger("fgsgl.train")
 

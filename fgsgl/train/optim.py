@@ -7,13 +7,14 @@ gradient accumulation behind `backward(loss, boundary)` + `step()`; the DeepSpee
 
 from __future__ import annotations
 
-import contextlib
 import math
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from fgsgl.runtime.device import autocast_context
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -45,13 +46,6 @@ def build_scheduler(
     return get_cosine_schedule_with_warmup(
         optimizer, warmup_steps(total_steps, warmup_ratio), total_steps
     )
-
-
-def autocast_context(device: torch.device, dtype: torch.dtype | None):
-    """Mixed precision for the forward pass (None: full float32)."""
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
 
 
 class PlainStepper:

@@ -13,6 +13,7 @@ import math
 import random
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ from fgsgl.artifacts import read_metadata
 from fgsgl.errors import FgsglError, UsageError
 from fgsgl.hashing import sha256_json, short
 from fgsgl.model.backbones import BuildContext
+from fgsgl.runtime.device import autocast_dtype
+from fgsgl.settings import load_config
 from fgsgl.train import artifact
 from fgsgl.train.checkpoint import Checkpointer, TrainState
-from fgsgl.train.config import TrainConfig, load_config
+from fgsgl.train.config import TrainConfig
 from fgsgl.train.data import ClipDataset, ClipTransform, check_keypoints, make_loader
 from fgsgl.train.distributed import Dist, device_for, from_env, launched_with_several_processes
 from fgsgl.train.stages import StagePlan, freeze_unused_heads, plan_stage, stage_keys
@@ -44,7 +47,7 @@ def train(
     stage: int,
     init: str | None = None,
     config: str | None = None,
-    overrides: dict[str, object] | None = None,
+    overrides: Mapping[str, object] | Sequence[str] | None = None,
     deepspeed: str | None = None,
     weights: str | None = None,
 ) -> dict:
@@ -427,13 +430,6 @@ def make_loaders(
         keypoints=pose,
     )
     return make_loader(train_ds, train=True, **common), make_loader(val_ds, train=False, **common)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """auto: bf16 autocast on CUDA, float32 on CPU; bf16/fp32 as asked."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return torch.bfloat16
-    return None
 
 
 def make_stepper(

@@ -36,7 +36,7 @@ from fgsgl.dataset.tables import write_csv
 from fgsgl.errors import FgsglError, UsageError, check_failure_ratio
 from fgsgl.hashing import sha256_file
 from fgsgl.progress import bar
-from fgsgl.runtime import available_cpus
+from fgsgl.runtime.cpus import available_cpus
 from fgsgl.settings import BY_NAME  # the defaults of the extraction settings
 from fgsgl.video.decode import RESIZE_MODES, decoder_info
 from fgsgl.video.frames import (

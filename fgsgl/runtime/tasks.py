@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from fgsgl import storage
-from fgsgl.pipeline_params import training_overrides
+from fgsgl.runtime.parameters import training_overrides
 
-log = logging.getLogger("fgsgl.tasks")
+log = logging.getLogger("fgsgl.runtime.tasks")
 
 CHECKPOINTS = "checkpoints"
 RESUME_SUFFIX = ".resume"
@@ -74,7 +74,8 @@ def train_task(
             if ds is None:
                 log.info("%d GPUs: training on DeepSpeed's default config (deepspeed=off)", gpus)
                 ds = ""
-            return _torchrun(gpus, stage, frames, texts, out, init, weights, overrides, ds)
+            cmd = torchrun_command(gpus, stage, frames, texts, out, init, weights, overrides, ds)
+            return _torchrun(cmd, gpus, out)
         from fgsgl.train.run import train
 
         return train(
@@ -187,21 +188,10 @@ def _visible_gpus() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _torchrun(
-    gpus: int,
-    stage: int,
-    frames: str,
-    texts: str,
-    out: str,
-    init: str | None,
-    weights: str | None,
-    overrides: Mapping[str, Any],
-    deepspeed: str,
-) -> dict[str, Any]:
+def _torchrun(cmd: list[str], gpus: int, out: str) -> dict[str, Any]:
     """Run `fgsgl train --deepspeed` under torchrun, one process per GPU of this pod."""
     from fgsgl.artifacts import read_metadata
 
-    cmd = torchrun_command(gpus, stage, frames, texts, out, init, weights, overrides, deepspeed)
     log.info("training on %d GPUs: %s", gpus, " ".join(cmd))
     subprocess.run(cmd, check=True, env=os.environ.copy())
     return read_metadata(out, "fgsgl.model")

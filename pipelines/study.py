@@ -7,7 +7,8 @@ through `fgsgl run-local` (extraction and text encoding are cached across varian
 seeds), and writes `fgsgl compare`'s table and chart to the page. A section headed
 "## Reading" in an existing page is kept: that is the part a person writes.
 
-    python -m fgsgl.study [--out study-out] [--page docs/results/synthmg.md] [--seeds 0,1,2]
+    python -m fgsgl.pipelines.study [--out study-out] [--page docs/results/synthmg.md]
+        [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from fgsgl.runtime import available_cpus
+from fgsgl.runtime.cpus import available_cpus
 
 READING = "## Reading"
 PACKAGES = ("fgsgl", "torch", "transformers", "peft", "kfp", "decord2", "numpy")
@@ -120,7 +121,7 @@ def _reading(page: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     from fgsgl.pipelines.plan import parse_seeds
 
-    p = argparse.ArgumentParser(prog="python -m fgsgl.study", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m fgsgl.pipelines.study", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("study-out"), help="work folder")
     p.add_argument("--page", type=Path, default=Path("docs/results/synthmg.md"))
     p.add_argument("--variants", default="all", help="variant names, comma-separated, or all")
@@ -128,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="cpu-tiny", help="settings file or shipped name")
     p.add_argument("--preset", default="default", help="SynthMG preset")
     args = p.parse_args(argv)
-    command = "python -m fgsgl.study " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m fgsgl.pipelines.study " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     page = run_study(
         args.out,
         args.page,
