@@ -15,7 +15,7 @@ SHELL  := /bin/bash
 # this machine's pip config names index folders that may not exist; hide only those lines
 QUIET  := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: venv pose-venv demo test lint components bench study compile images clean
+.PHONY: venv pose-venv labelstudio-venv demo test lint components bench study compile images clean
 
 venv: $(VENV)/.installed
 
@@ -39,10 +39,22 @@ $(POSE_VENV)/.installed: fgsgl/pose/requirements.txt
 	@$(POSE_VENV)/bin/python -c "import mediapipe.python.solutions.holistic"
 	@touch $@
 
+# Label Studio for `fgsgl annotate` (its SDK validates exported projects; the tests run a
+# real server): label-studio 1.23.2 pins numpy 2.2.x, so it gets an environment of its own
+LS_VENV := $(VENV)/labelstudio
+labelstudio-venv: $(LS_VENV)/.installed
+
+$(LS_VENV)/.installed:
+	@echo "==> preparing $(LS_VENV) (Label Studio 1.23.2, for fgsgl annotate)"
+	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	@$(LS_VENV)/bin/python -m pip --disable-pip-version-check -q install label-studio==1.23.2 2>&1 | $(QUIET)
+	@$(LS_VENV)/bin/python -c "import label_studio_sdk.label_interface"
+	@touch $@
+
 demo: venv
 	$(BIN)/fgsgl demo --out $(DEMO)
 
-test: venv pose-venv
+test: venv pose-venv labelstudio-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q

@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "fgsgl.cli.dataset",
     "fgsgl.cli.pose",
     "fgsgl.cli.attributes",
+    "fgsgl.cli.annotate",
     "fgsgl.cli.extract",
     "fgsgl.cli.text",
     "fgsgl.cli.weights",
