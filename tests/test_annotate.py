@@ -123,6 +123,11 @@ def test_the_recorded_export_reads_back_as_the_server_wrote_it(smg: Path, tmp_pa
     truth = synthmg_truth(load_dataset(smg).manifest).set_index("clip_id")
     ok = decided[decided["receiver_decided"] == "unanimous"].index
     assert list(decided.loc[ok, "receiver"]) == list(truth.loc[ok, "receiver"])
+    raters = pd.read_csv(tmp_path / "out" / "raters.csv").set_index(["rater", "attribute"])
+    for who in (ADMIN, SECOND):  # each against the other: the 3 disputes count against both
+        assert raters.loc[(who, "receiver"), "agreement"] == 5 / 8
+        assert raters.loc[(who, "initiator"), "agreement"] == 1.0
+    assert raters.loc[("derived suggestions", "receiver"), "n"] == 5
     report = (tmp_path / "out" / "report.md").read_text()
     assert (
         "![agreement](agreement.png)" in report

@@ -4,9 +4,9 @@ Alpha (nominal, the `krippendorff` package) corrects for the agreement chance al
 give from how often each value is used; percent agreement is the share of agreeing pairs
 of answers on a clip, averaged over the clips with two answers or more. Both get a 95 %
 bootstrap interval over clips (clips resampled with replacement, seeded; the resamples use
-alpha's closed form, which is fast enough for tens of thousands of clips). Each annotator,
-and the derived suggestions, are compared with the consensus: the share of their answers
-that equal it (on clips the consensus decided from people).
+alpha's closed form, which is fast enough for tens of thousands of clips). Each annotator
+is compared with the others (leave-one-out), the derived suggestions with the consensus:
+the share of their answers that equal it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fgsgl.text.templates import ATTRIBUTES
 
 BOOTSTRAP = 1000
 PEOPLE = ("unanimous", "majority", "single annotator", "adjudicated")
+DERIVED = "derived suggestions"  # the pre-annotations, as a rater
 
 
 def reliability(answers: pd.DataFrame, attribute: str) -> tuple[np.ndarray, list[str]]:
@@ -130,29 +131,39 @@ def agreement(answers: pd.DataFrame) -> pd.DataFrame:
 def against_consensus(
     answers: pd.DataFrame, suggestions: pd.DataFrame, decided: pd.DataFrame
 ) -> pd.DataFrame:
-    """Per rater (each annotator, and "derived suggestions") and attribute: how many of
-    its answers meet a consensus decided by people, and the share that equal it."""
-    truth = {}
+    """Per rater and attribute: how many of its answers meet a reference, and the share
+    that equal it. An annotator is held against the others (leave-one-out: the adjudication
+    where there is one, else what the other answers decide), so nobody agrees with
+    themselves; the derived suggestions against the consensus decided by people."""
+    from fgsgl.annotate.consensus import decide
+
+    people = answers[~answers["review"]]
+    said: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for r in people.itertuples(index=False):
+        said.setdefault((r.clip_id, r.attribute), []).append((r.annotator, r.value))
+    adjudicated = answers[answers["review"]].groupby(["clip_id", "attribute"])["value"].agg(list)
+    hits: dict[tuple[str, str], list[bool]] = {}
+    for (clip, a), pairs in said.items():
+        for who, value in pairs:
+            others = [v for w, v in pairs if w != who]
+            ref, _ = decide(others, adjudicated.get((clip, a), []))
+            if ref is not None:
+                hits.setdefault((who, a), []).append(value == ref)
     for a in ATTRIBUTES:
-        ok = decided[decided[f"{a}_decided"].isin(PEOPLE)]
-        truth.update({(c, a): v for c, v in zip(ok["clip_id"], ok[a], strict=True)})
-    people = answers[~answers["review"]][["annotator", "clip_id", "attribute", "value"]]
-    derived = suggestions.assign(annotator="derived suggestions")
-    rows = []
-    for who, group in pd.concat([people, derived[people.columns]]).groupby("annotator"):
-        for a in ATTRIBUTES:
-            mine = group[group["attribute"] == a]
-            hits = [
-                truth[(c, a)] == v
-                for c, v in zip(mine["clip_id"], mine["value"], strict=True)
-                if (c, a) in truth
-            ]
-            rows.append(
-                {
-                    "rater": who,
-                    "attribute": a,
-                    "n": len(hits),
-                    "agreement": float(np.mean(hits)) if hits else float("nan"),
-                }
-            )
+        ok = decided[decided[f"{a}_decided"].isin(PEOPLE)].set_index("clip_id")[a]
+        mine = suggestions[suggestions["attribute"] == a]
+        hits[(DERIVED, a)] = [
+            ok[c] == v for c, v in zip(mine["clip_id"], mine["value"], strict=True) if c in ok
+        ]
+    rows = [
+        {
+            "rater": who,
+            "attribute": a,
+            "n": len(h),
+            "agreement": float(np.mean(h)) if h else float("nan"),
+        }
+        for who in sorted({w for w, _ in hits})
+        for a in ATTRIBUTES
+        for h in [hits.get((who, a), [])]
+    ]
     return pd.DataFrame(rows, columns=["rater", "attribute", "n", "agreement"])

@@ -65,8 +65,9 @@ def write_report(
         "",
         "## Agreement with the consensus",
         "",
-        "Share of each rater's answers equal to the consensus (clips decided by people). "
-        "`derived suggestions` are the pre-annotations from the keypoints: how good the "
+        "Share of each annotator's answers equal to what the other annotators decided "
+        "(leave-one-out, or the adjudication), and of the `derived suggestions` (the "
+        "pre-annotations from the keypoints) equal to the consensus: how good the "
         "derivation is on this footage.",
         "",
         "| rater | " + " | ".join(ATTRIBUTES) + " |",
