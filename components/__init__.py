@@ -11,6 +11,7 @@ from fgsgl.components.encode_text import encode_text
 from fgsgl.components.evaluate import evaluate
 from fgsgl.components.extract import extract_frames, merge_frames
 from fgsgl.components.fetch import fetch_backbone, fetch_text_encoder
+from fgsgl.components.one_stage import start_one_stage
 from fgsgl.components.pose import estimate_pose
 from fgsgl.components.train import train_stage1, train_stage2
 
@@ -25,6 +26,7 @@ STEPS = {
         merge_frames,
         derive_attributes,
         encode_text,
+        start_one_stage,
         train_stage1,
         train_stage2,
         evaluate,
@@ -41,6 +43,7 @@ __all__ = [
     "fetch_backbone",
     "fetch_text_encoder",
     "merge_frames",
+    "start_one_stage",
     "train_stage1",
     "train_stage2",
 ]

@@ -51,11 +51,16 @@ STAGES = {
     },
     2: {
         "summary": "Stage 2 of ML-CO from the stage-1 model (`init`), adding lambda_fg * L_fg "
-        "with fg_sa; or, with ml_co off and no `init`, the single stage with every loss from "
-        "the start for stage1_epochs + stage2_epochs epochs.",
+        "with fg_sa; or, with ml_co off (`init` the one-stage marker), the single stage with "
+        "every loss from the start for stage1_epochs + stage2_epochs epochs.",
         "texts": 'the texts artifact (t_fg per clip, or t_c with text_granularity "class").',
         "deepspeed": '"off", "on" or a DeepSpeed config file in the image.',
-        "tail": [("init: Input[Model] = None", "the stage-1 model; absent without ML-CO.")],
+        "tail": [],
+        "init": (
+            "init: Input[Model]",
+            "the stage-1 model; without ML-CO the one-stage "
+            "branch's marker (start-one-stage), and training starts from the backbone.",
+        ),
     },
 }
 ARTIFACTS = [
@@ -68,7 +73,13 @@ ARTIFACTS = [
 def _arg(name: str, text: str) -> list[str]:
     """One `Args:` entry, wrapped at 92 columns with continuation lines indented."""
     text = " ".join(text.split())
-    return textwrap.wrap(f"{name}: {text}", 92, initial_indent=" " * 8, subsequent_indent=" " * 12)
+    return textwrap.wrap(
+        f"{name}: {text}",
+        92,
+        initial_indent=" " * 8,
+        subsequent_indent=" " * 12,
+        break_on_hyphens=False,
+    )
 
 
 def _help(s: Setting, stage: int) -> str:
@@ -79,6 +90,8 @@ def component(stage: int) -> str:
     spec = STAGES[stage]
     settings = training_stage_settings(stage)
     artifacts = [ARTIFACTS[0], ("texts: Input[Dataset]", spec["texts"]), *ARTIFACTS[1:]]
+    if "init" in spec:
+        artifacts.append(spec["init"])
     sig = [f"    {a}," for a, _ in artifacts]
     sig += [f"    {s.name}: {s.base_type.__name__}," for s in settings]
     sig.append('    deepspeed: str = "off",')
@@ -92,7 +105,7 @@ def component(stage: int) -> str:
     doc += _arg("deepspeed", spec["deepspeed"])
     for a, text in spec["tail"]:
         doc += _arg(a.partition(":")[0], text)
-    init = ["        init=init.path if init is not None else None,"] if stage == 2 else []
+    init = ["        init=init.path,"] if stage == 2 else []
     body = [
         "    params = dict(locals())  # this component's parameters by name, before anything else",
         "    from fgsgl.runtime.tasks import train_task",

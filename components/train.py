@@ -106,6 +106,7 @@ def train_stage2(
     texts: Input[Dataset],
     backbone_weights: Input[Artifact],
     model: Output[Model],
+    init: Input[Model],
     seed: int,
     backbone: str,
     mid_layer: int,
@@ -138,17 +139,18 @@ def train_stage2(
     precision: str,
     selection: str,
     deepspeed: str = "off",
-    init: Input[Model] = None,
 ) -> None:
     """Stage 2 of ML-CO from the stage-1 model (`init`), adding lambda_fg * L_fg with fg_sa;
-    or, with ml_co off and no `init`, the single stage with every loss from the start for
-    stage1_epochs + stage2_epochs epochs.
+    or, with ml_co off (`init` the one-stage marker), the single stage with every loss from
+    the start for stage1_epochs + stage2_epochs epochs.
 
     Args:
         frames: the frames artifact.
         texts: the texts artifact (t_fg per clip, or t_c with text_granularity "class").
         backbone_weights: the backbone's fetched checkpoint (fetch-backbone).
         model: the best-validation model (docs/artifacts.md "model").
+        init: the stage-1 model; without ML-CO the one-stage branch's marker
+            (start-one-stage), and training starts from the backbone.
         seed: seed of every random source (data order, augmentation, initialisation).
         backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
         mid_layer: the layer f_mid is pooled from (counting from 1); 0 = the middle one.
@@ -184,7 +186,6 @@ def train_stage2(
         selection: model selection by the best validation top-1 of this "stage", or of the
             whole "run" (the stage-1 model is kept when no stage-2 epoch beats it).
         deepspeed: "off", "on" or a DeepSpeed config file in the image.
-        init: the stage-1 model; absent without ML-CO.
     """
     params = dict(locals())  # this component's parameters by name, before anything else
     from fgsgl.runtime.tasks import train_task
@@ -195,7 +196,7 @@ def train_stage2(
         texts=texts.path,
         out=model.path,
         out_uri=model.uri,
-        init=init.path if init is not None else None,
+        init=init.path,
         weights=backbone_weights.path,
         params=params,
         deepspeed=deepspeed,

@@ -10,6 +10,10 @@ moves or changes its signature.
   one entry point for a task (executed or cached), wrapped to record each task.
 - `task_arguments`: kfp.local's OrchestratorUtils.make_task_arguments, a task's inputs.
 - `print_restored`: kfp.local swaps builtins.print while a task runs.
+- `oneof_artifacts`: kfp.local's OrchestratorUtils.get_dag_output_artifacts resolves one
+  artifact selector per DAG output, so a `dsl.OneOf` of artifacts (stage 2's `init`: the
+  stage-1 model or the one-stage marker) fails locally although the compiler and the KFP
+  backend support it; while active it takes the one branch that produced its artifact.
 """
 
 from __future__ import annotations
@@ -104,6 +108,40 @@ def is_success(status: Any) -> bool:
     from kfp.local import status as kfp_status
 
     return status == kfp_status.Status.SUCCESS
+
+
+@contextlib.contextmanager
+def oneof_artifacts() -> Iterator[None]:
+    """While active, kfp.local resolves a DAG output of several artifact selectors (a
+    `dsl.OneOf` over If/Else branches) to the one whose branch ran."""
+    require_kfp("run-local's dsl.OneOf of artifacts")
+    from kfp.local.orchestrator.orchestrator_utils import OrchestratorUtils
+
+    original = OrchestratorUtils.__dict__["get_dag_output_artifacts"]
+
+    def resolve(cls: Any, dag_outputs_spec: Any, io_store: Any) -> dict[str, Any]:
+        outputs = {}
+        for key, spec in dag_outputs_spec.artifacts.items():
+            found = []
+            for selector in spec.artifact_selectors:
+                try:
+                    found.append(
+                        io_store.get_task_output(
+                            selector.producer_subtask, selector.output_artifact_key
+                        )
+                    )
+                except (KeyError, ValueError):
+                    continue  # that branch did not run
+            if len(found) != 1:
+                raise ValueError(f"dsl.OneOf output {key!r}: {len(found)} branches produced it")
+            outputs[key] = found[0]
+        return outputs
+
+    OrchestratorUtils.get_dag_output_artifacts = classmethod(resolve)
+    try:
+        yield
+    finally:
+        OrchestratorUtils.get_dag_output_artifacts = original
 
 
 @contextlib.contextmanager

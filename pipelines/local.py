@@ -42,6 +42,7 @@ from fgsgl.errors import FgsglError
 from fgsgl.pipelines.kfp_compat import (
     TaskRunner,
     is_success,
+    oneof_artifacts,
     print_restored,
     recording_tasks,
     task_arguments,
@@ -250,7 +251,12 @@ def execute(
     started = time.perf_counter()
     recorder = TaskRecorder(record, lambda t: echo(_progress_line(record.name, t)))
     try:
-        with print_restored(), recorder, _captured_output(Path(record.log), show_logs):
+        with (
+            print_restored(),
+            oneof_artifacts(),
+            recorder,
+            _captured_output(Path(record.log), show_logs),
+        ):
             call()
         record.status = "succeeded"
     except RuntimeError as e:  # kfp.local: "Pipeline ... finished with status FAILURE ..."

@@ -43,6 +43,7 @@ from fgsgl.components import (
     fetch_text_encoder,
     images,
     merge_frames,
+    start_one_stage,
     train_stage1,
     train_stage2,
 )
@@ -141,16 +142,18 @@ def _define(options: BuildOptions) -> Any:
         texts = place(texts, "text").outputs["texts"]
         inputs = {"frames": frames, "texts": texts, "backbone_weights": backbone_weights}
 
+        # One stage-2 task and one evaluation after the branches, whichever runs, so every
+        # variant's tasks and metrics have the same names in the KFP compare view.
         with dsl.If(p["ml_co"] == True, name="two-stage"):  # noqa: E712 - a KFP condition
             stage1 = place(_task(train_stage1, p, **inputs), "train")
             stage1.set_display_name("train stage 1")
-            stage2 = place(_task(train_stage2, p, init=stage1.outputs["model"], **inputs), "train")
-            stage2.set_display_name("train stage 2")
-            place(_task(evaluate, p, model=stage2.outputs["model"], **inputs), "evaluate")
         with dsl.Else(name="one-stage"):
-            single = place(_task(train_stage2, p, **inputs), "train")
-            single.set_display_name("train (one stage, no ML-CO)")
-            place(_task(evaluate, p, model=single.outputs["model"], **inputs), "evaluate")
+            start = place(start_one_stage(), "start")
+            start.set_display_name("no stage 1 (ML-CO off)")
+        init = dsl.OneOf(stage1.outputs["model"], start.outputs["init"])
+        stage2 = place(_task(train_stage2, p, init=init, **inputs), "train")
+        stage2.set_display_name("train stage 2")
+        place(_task(evaluate, p, model=stage2.outputs["model"], **inputs), "evaluate")
 
     fgsgl.__signature__ = run_signature()  # type: ignore[attr-defined]
     return dsl.pipeline(

@@ -56,3 +56,24 @@ def test_print_is_put_back() -> None:
     with kfp_compat.print_restored():
         builtins.print = lambda *a, **k: None  # what kfp.local's task left behind
     assert builtins.print is real
+
+
+def test_kfp_local_still_resolves_one_artifact_selector_and_the_work_around_any(tmp_path) -> None:
+    """kfp 2.17's local runner refuses a DAG output of two artifact selectors (a dsl.OneOf
+    of artifacts); with oneof_artifacts it takes the branch that produced one."""
+    from kfp.local import io
+    from kfp.local.orchestrator.orchestrator_utils import OrchestratorUtils
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec = pipeline_spec_pb2.DagOutputsSpec()
+    selectors = spec.artifacts["init"].artifact_selectors
+    for task in ("condition-2", "condition-3"):
+        selectors.add(producer_subtask=task, output_artifact_key="model")
+    store = io.IOStore()
+    store.put_task_output("condition-3", "model", "the marker")  # only the else branch ran
+    with pytest.raises(ValueError, match="Expected 1 artifact in ArtifactSelectorSpec"):
+        OrchestratorUtils.get_dag_output_artifacts(spec, store)
+    with kfp_compat.oneof_artifacts():
+        assert OrchestratorUtils.get_dag_output_artifacts(spec, store) == {"init": "the marker"}
+    with pytest.raises(ValueError, match="Expected 1 artifact"):  # put back afterwards
+        OrchestratorUtils.get_dag_output_artifacts(spec, store)

@@ -2,12 +2,13 @@
 kfp.local with its cache, what runs cold and warm, what a changed setting or manifest
 reruns, the compiled YAML run back, and `fgsgl rerun` of the evaluation.
 
-Cold, FG-SGL's five variants are exactly 17 task executions: the 2 weights fetches (backbone
+Cold, FG-SGL's five variants are exactly 18 task executions: the 2 weights fetches (backbone
 and text encoder, empty artifacts for tiny-clip and minilm), 1 extraction, 1 attributes
 step (FG-Text attributes: SynthMG's own, annotated), 1 text encoding,
 2 stage-1 trainings (full, no_fg_sa and class_text share one; no_cp_a has its own; no_ml_co
-has none), 5 stage-2 trainings and 5 evaluations. clip_mg after them is 2 more (its one
-training stage and its evaluation): it shares their fetches, extraction and text encoding.
+has none, and its one-stage marker instead), 5 stage-2 trainings and 5 evaluations. clip_mg
+after them is 2 more (its one training stage and its evaluation): it shares their fetches,
+extraction, text encoding and the one-stage marker.
 """
 
 import builtins
@@ -80,10 +81,10 @@ def by_run(result: LocalResult) -> dict[str, dict[str, str]]:
     return {r.name: {t.step: t.status for t in r.tasks} for r in result.runs}
 
 
-def test_cold_run_of_the_five_ablations_executes_17_tasks(cold: LocalResult, root: Path) -> None:
+def test_cold_run_of_the_five_ablations_executes_18_tasks(cold: LocalResult, root: Path) -> None:
     assert [r.name for r in cold.runs] == ABLATIONS
-    assert len(cold.executions) == 17
-    assert cold.executed_steps() == Counter(COLD)
+    assert len(cold.executions) == 18
+    assert cold.executed_steps() == Counter(COLD) + Counter({"start_one_stage": 1})
     status = by_run(cold)
     assert status["full"] == dict.fromkeys(COLD, "executed")
     # no_fg_sa and class_text take full's stage 1 from the cache; no_cp_a trains its own
@@ -92,6 +93,14 @@ def test_cold_run_of_the_five_ablations_executes_17_tasks(cold: LocalResult, roo
         assert status[name]["train_stage2"] == "executed"
     assert status["no_cp_a"]["train_stage1"] == "executed"
     assert "train_stage1" not in status["no_ml_co"]
+    assert status["no_ml_co"]["start_one_stage"] == "executed"
+    # both branches' training and evaluation are the same tasks: one name in KFP's views
+    for run in cold.runs:
+        assert {t.task for t in run.tasks if t.step in ("train_stage2", "evaluate")} == {
+            "train-stage2",
+            "evaluate",
+        }
+        assert "metrics" in run.task("evaluate").outputs
     stage1 = {
         r.name: r.task("train_stage1").outputs["model"] for r in cold.runs if r.name != "no_ml_co"
     }
@@ -104,7 +113,7 @@ def test_cold_run_of_the_five_ablations_executes_17_tasks(cold: LocalResult, roo
         assert all(0.0 <= v <= 1.0 for v in metrics.values())
     assert Path(cold.compare).is_file()
     summary = json.loads((root / "summary.json").read_text())
-    assert summary["executions"] == 17
+    assert summary["executions"] == 18
     assert not list((root / "tmp").glob("tmp.*"))  # kfp's temp folders went to ROOT/tmp
     assert builtins.print is PRINT  # not left indented by tasks that ran side by side
 
@@ -125,7 +134,7 @@ def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult) -> N
     assert [r["row"] for r in confusion["rows"]] == ev["matrix"]
     assert Path(evaluate.outputs["report"]).read_text().startswith("#")
     report = cold.report()
-    assert "17 of 39 tasks executed" in report
+    assert "18 of 40 tasks executed" in report
     assert re.search(r"^no_fg_sa\s+train-stage1\s+cached\s+-\s+runs/full/", report, re.M)
 
 

@@ -24,6 +24,7 @@ the path of a DeepSpeed config file inside the image.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import subprocess
@@ -66,6 +67,7 @@ def train_task(
     from fgsgl.weights import has_files
 
     weights = weights if has_files(weights) else None
+    init = init_path(init)
     overrides = training_overrides(params)
     ds = deepspeed_argument(deepspeed)
     with resumable_output(out, out_uri):
@@ -88,6 +90,29 @@ def train_task(
             overrides=overrides,
             deepspeed=ds,
         )
+
+
+NO_INIT_KIND = "fgsgl.no-init"  # the one-stage branch's "init": there is no stage-1 model
+
+
+def write_no_init(path: str) -> None:
+    """The one-stage branch's stand-in for a stage-1 model: a marker file, so that stage 2
+    is one task (one name in the KFP compare view) in both branches."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(
+        json.dumps({"kind": NO_INIT_KIND, "why": "ML-CO off: one stage from the backbone"})
+    )
+
+
+def init_path(path: str | None) -> str | None:
+    """The stage-1 model's path, or None for the one-stage branch's marker."""
+    if path is None or not Path(path).is_file():
+        return path
+    try:
+        marker = json.loads(Path(path).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return path
+    return None if isinstance(marker, dict) and marker.get("kind") == NO_INIT_KIND else path
 
 
 def deepspeed_argument(value: str) -> str | None:
