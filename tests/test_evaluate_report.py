@@ -154,3 +154,51 @@ def test_ui_view_is_what_the_kfp_component_logs(evaluation) -> None:
     assert view.class_names == CLASS_NAMES
     assert view.confusion == [[3, 1, 0], [0, 2, 2], [0, 1, 1]]
     assert view.markdown == (evaluation / "report.md").read_text()
+
+
+def fifty_two_classes():
+    """An evaluation the size of MA-52's: 52 long class names, 2,600 clips, 15 epochs."""
+    from fgsgl.evaluate.artifact import Evaluation
+    from fgsgl.evaluate.metrics import METRIC_KEYS
+
+    rng = np.random.default_rng(0)
+    c, n = 52, 2600
+    labels = rng.integers(0, c, n)
+    pred = np.where(rng.random(n) < 0.6, labels, rng.integers(0, c, n))
+    confusion = np.zeros((c, c), int)
+    np.add.at(confusion, (labels, pred), 1)
+    top5 = [[int(p), *map(int, rng.integers(0, c, 4))] for p in pred]
+    predictions = pd.DataFrame(
+        {"clip_id": [f"c{i}" for i in range(n)], "label": labels, "prediction": pred,
+         "top5": top5}
+    )  # fmt: skip
+    history = [epoch(1 if e <= 5 else 2, e, 2 / e, 0.1 + e / 30, 1e-4) for e in range(1, 16)]
+    return Evaluation(
+        meta={"split": "test", "variant": "full"},
+        metrics={k: 0.5 for k in METRIC_KEYS} | {"clips": n},
+        class_names=[f"micro-action {i}: a long descriptive class name" for i in range(c)],
+        confusion=confusion,
+        predictions=predictions,
+        history=history,
+    )
+
+
+def test_a_52_class_report_fits_kfps_markdown_limit_with_its_charts(tmp_path) -> None:
+    from fgsgl.evaluate.report import KFP_MARKDOWN_LIMIT, render_report, write_report
+
+    ev = fifty_two_classes()
+    text = write_report(tmp_path, ev).read_text()
+    assert len(text) < KFP_MARKDOWN_LIMIT  # was 459,615 characters with plain PNGs
+    images = re.findall(r"!\[([^\]]*)\]\(data:image/png;base64,([^)]*)\)", text)
+    assert [alt for alt, _ in images] == ["confusion matrix", "training curves"]
+    original = Image.open(tmp_path / "confusion.png")
+    assert decode_png(base64.b64decode(images[0][1])).size == original.size
+    # where even the compact charts would not fit, they are linked to the files beside it
+    small = render_report(
+        ev,
+        curves_png=(tmp_path / "curves.png").read_bytes(),
+        confusion_png=(tmp_path / "confusion.png").read_bytes(),
+        budget=50_000,
+    )
+    assert "data:image" not in small
+    assert "![confusion matrix](confusion.png) (confusion.png in the evaluation artifact" in small

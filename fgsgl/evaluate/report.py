@@ -2,7 +2,8 @@
 
 Rendered from an `Evaluation` (the data files of the evaluation directory) and nothing
 else, so the KFP Markdown artifact, `fgsgl evaluate` and a later re-render all say the same.
-The charts are embedded as base64 PNG (the file stands alone) and also written beside it.
+The charts are embedded as compact base64 PNG (the file stands alone) and also written
+beside it; where that would pass KFP's Markdown limit (many classes) they are linked.
 """
 
 from __future__ import annotations
@@ -35,8 +36,37 @@ def cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+# KFP's UI cuts a Markdown visualisation at about 400,000 characters; the report stays under
+# MARKDOWN_BUDGET, with its charts embedded as compact (palette) PNGs, or linked to the
+# PNG files beside it where even those would not fit (many classes)
+KFP_MARKDOWN_LIMIT = 400_000
+MARKDOWN_BUDGET = 350_000
+
+
+def compact_png(png: bytes, colors: int = 64) -> bytes:
+    """The chart as a palette PNG (charts have few colours), when that is smaller."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        if image.mode == "P":
+            return png  # already a palette image
+        small = image.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+        out = io.BytesIO()
+        small.save(out, format="PNG", optimize=True)
+    return out.getvalue() if out.tell() < len(png) else png
+
+
 def embed_png(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def image(png: bytes | None, alt: str, file: str, embed: bool) -> str:
+    """The chart embedded, or a link to its file in the evaluation artifact."""
+    if embed and png is not None:
+        return embed_png(png, alt)
+    return f"![{alt}]({file}) ({file} in the evaluation artifact; too large to embed)"
 
 
 def table(header: list[str], rows: list[list[Any]], align: str = "") -> list[str]:
@@ -222,41 +252,57 @@ def history_summary(history: list[dict[str, Any]]) -> str:
     return text
 
 
-def curves_section(history: list[dict[str, Any]], curves_png: bytes | None) -> list[str]:
+def curves_section(
+    history: list[dict[str, Any]], curves_png: bytes | None, embed: bool = True
+) -> list[str]:
     lines = ["## Training curves", ""]
     if curves_png is None:
         return [*lines, "The model artifact has no training history (history.json)."]
     return [
         *lines,
-        embed_png(curves_png, "training curves"),
+        image(curves_png, "training curves", CURVES, embed),
         "",
         f"{history_summary(history)} Also in `{CURVES}` beside this report.",
     ]
 
 
-def confusion_section(confusion_png: bytes) -> list[str]:
+def confusion_section(confusion_png: bytes, embed: bool = True) -> list[str]:
     return [
         "## Confusion matrix",
         "",
-        embed_png(confusion_png, "confusion matrix"),
+        image(confusion_png, "confusion matrix", CONFUSION_PNG, embed),
         "",
         "Rows: true class; columns: predicted class; colour: share of the true class's clips. "
         f"Counts in `confusion.json`, the image in `{CONFUSION_PNG}`.",
     ]
 
 
-def render_report(ev: Evaluation, *, curves_png: bytes | None, confusion_png: bytes | None) -> str:
-    """The whole Markdown report of one evaluation."""
-    sections = [
-        summary_section(ev),
-        metrics_section(ev),
-        per_class_section(ev),
-        confused_section(ev),
-    ]
-    if confusion_png is not None:
-        sections.append(confusion_section(confusion_png))
-    sections.append(curves_section(ev.history, curves_png))
-    return "\n\n".join("\n".join(s) for s in sections) + "\n"
+def render_report(
+    ev: Evaluation,
+    *,
+    curves_png: bytes | None,
+    confusion_png: bytes | None,
+    budget: int = MARKDOWN_BUDGET,
+) -> str:
+    """The whole Markdown report of one evaluation, at most `budget` characters where the
+    text allows (the charts embedded compactly, else linked)."""
+    curves_png = compact_png(curves_png) if curves_png is not None else None
+    confusion_png = compact_png(confusion_png) if confusion_png is not None else None
+    text = ""
+    for embed in (True, False):
+        sections = [
+            summary_section(ev),
+            metrics_section(ev),
+            per_class_section(ev),
+            confused_section(ev),
+        ]
+        if confusion_png is not None:
+            sections.append(confusion_section(confusion_png, embed))
+        sections.append(curves_section(ev.history, curves_png, embed))
+        text = "\n\n".join("\n".join(s) for s in sections) + "\n"
+        if len(text) <= budget:
+            break
+    return text
 
 
 def write_report(directory: str | Path, ev: Evaluation) -> Path:
@@ -264,7 +310,8 @@ def write_report(directory: str | Path, ev: Evaluation) -> Path:
     directory = Path(directory)
     name = ev.meta.get("variant") or Path(str(ev.meta.get("model", "model"))).name
     curves_png = charts.training_curves(ev.history, title=f"training of {name}")
-    confusion_png = charts.confusion_heatmap(ev.confusion, ev.class_names)
+    curves_png = compact_png(curves_png) if curves_png is not None else None
+    confusion_png = compact_png(charts.confusion_heatmap(ev.confusion, ev.class_names))
     if curves_png is not None:
         (directory / CURVES).write_bytes(curves_png)
     (directory / CONFUSION_PNG).write_bytes(confusion_png)
