@@ -34,8 +34,8 @@ COMMAND_MODULES: list[str] = [
 
 EPILOG = """\
 steps:   extract -> encode-text -> train --stage 1 -> train --stage 2 -> evaluate
-data:    synth, import, validate, pose, attributes, fetch-weights
-try it:  demo (the whole pipeline on SynthMG, on CPU)
+data:    synth, import, validate, pose, attributes, annotate (FG-Text by people), fetch-weights
+try it:  demo (the whole pipeline on SynthMG, on CPU); settings lists what --set takes
 Run `fgsgl COMMAND --help` for the options of each command."""
 
 
