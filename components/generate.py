@@ -47,7 +47,6 @@ STAGES = {
         "texts": "the texts artifact (class prototypes t_c for L_cp).",
         "deepspeed": '"off", "on" (ZeRO-2, bf16 on CUDA) or a DeepSpeed config file in the '
         "image; several GPUs in the pod always train on DeepSpeed.",
-        "tail": [],
     },
     2: {
         "summary": "Stage 2 of ML-CO from the stage-1 model (`init`), adding lambda_fg * L_fg "
@@ -55,7 +54,6 @@ STAGES = {
         "every loss from the start for stage1_epochs + stage2_epochs epochs.",
         "texts": 'the texts artifact (t_fg per clip, or t_c with text_granularity "class").',
         "deepspeed": '"off", "on" or a DeepSpeed config file in the image.',
-        "tail": [],
         "init": (
             "init: Input[Model]",
             "the stage-1 model; without ML-CO the one-stage "
@@ -95,7 +93,6 @@ def component(stage: int) -> str:
     sig = [f"    {a}," for a, _ in artifacts]
     sig += [f"    {s.name}: {s.base_type.__name__}," for s in settings]
     sig.append('    deepspeed: str = "off",')
-    sig += [f"    {a}," for a, _ in spec["tail"]]
     doc = textwrap.wrap(spec["summary"], 92, initial_indent='    """', subsequent_indent="    ")
     doc += ["", "    Args:"]
     for a, text in artifacts:
@@ -103,8 +100,6 @@ def component(stage: int) -> str:
     for s in settings:
         doc += _arg(s.name, _help(s, stage))
     doc += _arg("deepspeed", spec["deepspeed"])
-    for a, text in spec["tail"]:
-        doc += _arg(a.partition(":")[0], text)
     init = ["        init=init.path,"] if stage == 2 else []
     body = [
         "    params = dict(locals())  # this component's parameters by name, before anything else",

@@ -165,7 +165,6 @@ TRAIN_KEYS: dict[str, str] = {s.name: s.key for s in PARAMETERS if s.step == TRA
 OTHER_PARAMETERS: dict[str, str] = {s.name: s.step for s in PARAMETERS if s.step != TRAINING}
 # parameters whose library value may be null -> the value that stands for null
 NULL_SENTINELS: dict[str, Any] = {s.name: s.null for s in PARAMETERS if s.null is not NO_NULL}
-KEY_TO_PARAM: dict[str, str] = {s.key: s.name for s in PARAMETERS}
 # training config keys that are deliberately not run parameters, and why
 NOT_PARAMETERS: dict[str, str] = {s.key: s.why_not_parameter for s in SETTINGS if not s.parameter}
 # the flat spellings people used before the dotted keys (kept until OLD_SPELLINGS_UNTIL)

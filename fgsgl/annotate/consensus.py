@@ -16,7 +16,7 @@ import pandas as pd
 
 from fgsgl.text.templates import ATTRIBUTES
 
-DECISIONS = ("adjudicated", "unanimous", "majority", "single annotator", "derived", "disputed")
+DECISIONS = ("unanimous", "majority", "adjudicated", "single annotator", "derived", "disputed")
 
 
 def decide(values: list[str], adjudicated: list[str]) -> tuple[str | None, str]:

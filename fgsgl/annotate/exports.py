@@ -53,7 +53,7 @@ def read_exports(paths: list[str | Path], known_clips: set[str] | None = None) -
     rows: list[dict[str, Any]] = []
     suggestions: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str, bool], tuple[str, str]] = {}  # (clip, annotator, review)
+    seen: dict[tuple[str, str, bool], str] = {}  # (clip, annotator, review) -> its time
     tasks = 0
     fatal = []
     for path in map(Path, paths):
@@ -97,14 +97,13 @@ def read_exports(paths: list[str | Path], known_clips: set[str] | None = None) -
                 key = (clip, who, review)
                 stamp = str(ann.get("updated_at") or ann.get("created_at") or ann.get("id"))
                 if key in seen:
-                    earlier = seen[key]
                     problem(task_id, who, "annotated this task twice; the later one counts")
-                    if stamp < earlier[1]:
+                    if stamp < seen[key]:
                         continue
                     rows[:] = [
                         r for r in rows if (r["clip_id"], r["annotator"], r["review"]) != key
                     ]
-                seen[key] = (str(ann.get("id")), stamp)
+                seen[key] = stamp
                 result = ann.get("result") or []
                 foreign = sorted({r.get("from_name") for r in result} - controls - {None})
                 if foreign:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fgsgl.annotate.consensus import DECISIONS
 from fgsgl.text.templates import ATTRIBUTES
 
 PICTURE = "agreement.png"
@@ -86,7 +87,7 @@ def write_report(
 
 def _decisions(summary: dict[str, Any]) -> list[str]:
     seen = {d for counts in summary["decisions"].values() for d in counts}
-    order = ["unanimous", "majority", "adjudicated", "single annotator", "derived", "disputed"]
+    order = list(DECISIONS)
     return [d for d in order if d in seen] + sorted(seen - set(order))
 
 
