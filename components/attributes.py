@@ -17,7 +17,7 @@ def derive_attributes(
     """Each clip's initiator, receiver, direction and motion, with their sources.
 
     Args:
-        dataset: the dataset directory (local path or gs:// URI).
+        dataset: the dataset directory (local path, gs:// or s3:// URI).
         dataset_fingerprint: content fingerprint of the dataset; only part of the cache key.
         attributes: the attributes artifact (docs/artifacts.md "attributes").
         fg_attributes: "auto" (the manifest's where a clip has them, else derived from its

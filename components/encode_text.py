@@ -22,7 +22,7 @@ def encode_text(
     """Embed every unique fine-grained text T_fg and class text T_c once, with a frozen encoder.
 
     Args:
-        dataset: the dataset directory (local path or gs:// URI).
+        dataset: the dataset directory (local path, gs:// or s3:// URI).
         dataset_fingerprint: content fingerprint of the dataset; only part of the cache key.
         text_weights: the encoder's fetched checkpoint (fetch-text-encoder).
         attributes: each clip's attributes and their sources (derive-attributes).

@@ -20,7 +20,7 @@ def extract_frames(
     """Decode `num_frames` uniformly sampled frames of every clip into a frames artifact.
 
     Args:
-        dataset: the dataset directory (local path or gs:// URI): manifest + classes.csv.
+        dataset: the dataset directory (local path, gs:// or s3:// URI): manifest + classes.csv.
         dataset_fingerprint: content fingerprint of the dataset (manifest, classes, video
             sizes and mtimes). Not read here: it is what makes KFP's cache key change when
             the data does, since KFP does not hash the files behind a path.

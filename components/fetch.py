@@ -17,7 +17,7 @@ def fetch_backbone(backbone: str, weights: Output[Artifact], weights_mirror: str
         backbone: the backbone name, e.g. "internvl:OpenGVLab/InternVL2_5-8B@COMMIT"; a name
             without a checkpoint (tiny-clip) gives an artifact without files.
         weights: the weights artifact (docs/artifacts.md "weights").
-        weights_mirror: a folder or gs:// prefix holding ORG/NAME@REVISION/ snapshots, for
+        weights_mirror: a folder, gs:// or s3:// prefix holding ORG/NAME@REVISION/ snapshots, for
             clusters without hub access; "" = the Hugging Face hub.
     """
     from fgsgl.weights import fetch_weights
@@ -37,7 +37,7 @@ def fetch_text_encoder(
         text_encoder: the encoder name, e.g. "internvl:OpenGVLab/InternVL2_5-8B@COMMIT";
             minilm (packaged) gives an artifact without files.
         weights: the weights artifact (docs/artifacts.md "weights").
-        weights_mirror: a folder or gs:// prefix holding ORG/NAME@REVISION/ snapshots;
+        weights_mirror: a folder, gs:// or s3:// prefix holding ORG/NAME@REVISION/ snapshots;
             "" = the Hugging Face hub.
     """
     from fgsgl.weights import fetch_weights

@@ -32,10 +32,14 @@ which keeps those out of its cache key, and the variants full, no_fg_sa and clas
 share one stage-1 run (fgsgl.train.stages.stage_keys is the library's statement of this).
 Each body hands its own parameters to fgsgl.runtime.tasks.train_task by name; the table
 between parameter names and training config keys is fgsgl.settings.TRAIN_KEYS.
+
+Both stages output, beside the model, the same `metrics` (KFP Metrics) and `tensorboard`
+(event files) artifacts, so every variant's training columns line up in the KFP compare
+view, whichever branch trained it.
 """
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 from fgsgl.components.images import GPU_IMAGE
 '''
@@ -65,6 +69,19 @@ ARTIFACTS = [
     ("frames: Input[Dataset]", "the frames artifact."),
     ("backbone_weights: Input[Artifact]", "the backbone's fetched checkpoint (fetch-backbone)."),
     ("model: Output[Model]", 'the best-validation model (docs/artifacts.md "model").'),
+    (
+        "metrics: Output[Metrics]",
+        "best_val_top1 and best_epoch (the model selection), final_loss and final_loss_<term> "
+        "(the last epoch's mean loss terms, this stage's only), epochs, seconds, samples_per_s "
+        "(fgsgl.train.artifact.training_metrics).",
+    ),
+    (
+        "tensorboard: Output[Artifact]",
+        "TensorBoard event files, written while training (per-step losses and learning rate, "
+        "per-epoch accuracies; fgsgl.train.events): a log directory. Give its URI to "
+        "`tensorboard --logdir` or to Kubeflow's Tensorboards app; on an object store it is "
+        "mirrored there live, so the curves show before the task ends.",
+    ),
 ]
 
 
@@ -103,7 +120,11 @@ def component(stage: int) -> str:
     init = ["        init=init.path,"] if stage == 2 else []
     body = [
         "    params = dict(locals())  # this component's parameters by name, before anything else",
+        "    import json",
+        "    from pathlib import Path",
+        "",
         "    from fgsgl.runtime.tasks import train_task",
+        "    from fgsgl.train.artifact import training_metrics",
         "",
         '    model.metadata["summary"] = train_task(',
         f"        stage={stage},",
@@ -115,7 +136,14 @@ def component(stage: int) -> str:
         "        weights=backbone_weights.path,",
         "        params=params,",
         "        deepspeed=deepspeed,",
+        "        tensorboard=tensorboard.path,",
+        "        tensorboard_uri=tensorboard.uri,",
         "    )",
+        "    for key, value in training_metrics(model.path).items():",
+        "        metrics.log_metric(key, value)",
+        "    # kfp.local's cache drops an entry whose artifact files are missing (as in evaluate)",
+        "    Path(metrics.path).write_text(json.dumps(dict(metrics.metadata), indent=2))",
+        '    tensorboard.metadata["logdir"] = tensorboard.uri',
     ]
     lines = [
         "@dsl.component(base_image=GPU_IMAGE, install_kfp_package=False)",

@@ -3,7 +3,7 @@ MediaPipe keypoints out (fgsgl.pose), on the CPU image (whose pose runtime is /o
 
 Not a task of the training pipeline: it runs once per dataset, as a pipeline of its own,
 and its output's URI is then the `dataset` of the training pipeline (its manifest names the
-input's videos by absolute path or gs:// URI and its own keypoints files)."""
+input's videos by absolute path, gs:// or s3:// URI and its own keypoints files)."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Output
@@ -24,7 +24,7 @@ def estimate_pose(
     """2D keypoints (MediaPipe Holistic: body 33, hands 2 x 21) for every video of `dataset`.
 
     Args:
-        dataset: the dataset directory (local path or gs:// URI).
+        dataset: the dataset directory (local path, gs:// or s3:// URI).
         dataset_fingerprint: content fingerprint of the dataset; only part of the cache key.
         keypoints: a dataset directory: the input's clips with a `keypoints` column
             (docs/artifacts.md "pose"); its URI is a dataset for the training pipeline.

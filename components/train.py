@@ -9,10 +9,14 @@ which keeps those out of its cache key, and the variants full, no_fg_sa and clas
 share one stage-1 run (fgsgl.train.stages.stage_keys is the library's statement of this).
 Each body hands its own parameters to fgsgl.runtime.tasks.train_task by name; the table
 between parameter names and training config keys is fgsgl.settings.TRAIN_KEYS.
+
+Both stages output, beside the model, the same `metrics` (KFP Metrics) and `tensorboard`
+(event files) artifacts, so every variant's training columns line up in the KFP compare
+view, whichever branch trained it.
 """
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 from fgsgl.components.images import GPU_IMAGE
 
@@ -23,6 +27,8 @@ def train_stage1(
     texts: Input[Dataset],
     backbone_weights: Input[Artifact],
     model: Output[Model],
+    metrics: Output[Metrics],
+    tensorboard: Output[Artifact],
     seed: int,
     backbone: str,
     mid_layer: int,
@@ -56,6 +62,13 @@ def train_stage1(
         texts: the texts artifact (class prototypes t_c for L_cp).
         backbone_weights: the backbone's fetched checkpoint (fetch-backbone).
         model: the best-validation model (docs/artifacts.md "model").
+        metrics: best_val_top1 and best_epoch (the model selection), final_loss and
+            final_loss_<term> (the last epoch's mean loss terms, this stage's only), epochs,
+            seconds, samples_per_s (fgsgl.train.artifact.training_metrics).
+        tensorboard: TensorBoard event files, written while training (per-step losses and
+            learning rate, per-epoch accuracies; fgsgl.train.events): a log directory. Give
+            its URI to `tensorboard --logdir` or to Kubeflow's Tensorboards app; on an
+            object store it is mirrored there live, so the curves show before the task ends.
         seed: seed of every random source (data order, augmentation, initialisation).
         backbone: "tiny-clip", "clip:<path-or-id>" or "internvl:<path-or-id>".
         mid_layer: the layer f_mid is pooled from (counting from 1); 0 = the middle one.
@@ -86,7 +99,11 @@ def train_stage1(
             image; several GPUs in the pod always train on DeepSpeed.
     """
     params = dict(locals())  # this component's parameters by name, before anything else
+    import json
+    from pathlib import Path
+
     from fgsgl.runtime.tasks import train_task
+    from fgsgl.train.artifact import training_metrics
 
     model.metadata["summary"] = train_task(
         stage=1,
@@ -97,7 +114,14 @@ def train_stage1(
         weights=backbone_weights.path,
         params=params,
         deepspeed=deepspeed,
+        tensorboard=tensorboard.path,
+        tensorboard_uri=tensorboard.uri,
     )
+    for key, value in training_metrics(model.path).items():
+        metrics.log_metric(key, value)
+    # kfp.local's cache drops an entry whose artifact files are missing (as in evaluate)
+    Path(metrics.path).write_text(json.dumps(dict(metrics.metadata), indent=2))
+    tensorboard.metadata["logdir"] = tensorboard.uri
 
 
 @dsl.component(base_image=GPU_IMAGE, install_kfp_package=False)
@@ -106,6 +130,8 @@ def train_stage2(
     texts: Input[Dataset],
     backbone_weights: Input[Artifact],
     model: Output[Model],
+    metrics: Output[Metrics],
+    tensorboard: Output[Artifact],
     init: Input[Model],
     seed: int,
     backbone: str,
@@ -149,6 +175,13 @@ def train_stage2(
         texts: the texts artifact (t_fg per clip, or t_c with text_granularity "class").
         backbone_weights: the backbone's fetched checkpoint (fetch-backbone).
         model: the best-validation model (docs/artifacts.md "model").
+        metrics: best_val_top1 and best_epoch (the model selection), final_loss and
+            final_loss_<term> (the last epoch's mean loss terms, this stage's only), epochs,
+            seconds, samples_per_s (fgsgl.train.artifact.training_metrics).
+        tensorboard: TensorBoard event files, written while training (per-step losses and
+            learning rate, per-epoch accuracies; fgsgl.train.events): a log directory. Give
+            its URI to `tensorboard --logdir` or to Kubeflow's Tensorboards app; on an
+            object store it is mirrored there live, so the curves show before the task ends.
         init: the stage-1 model; without ML-CO the one-stage branch's marker
             (start-one-stage), and training starts from the backbone.
         seed: seed of every random source (data order, augmentation, initialisation).
@@ -188,7 +221,11 @@ def train_stage2(
         deepspeed: "off", "on" or a DeepSpeed config file in the image.
     """
     params = dict(locals())  # this component's parameters by name, before anything else
+    import json
+    from pathlib import Path
+
     from fgsgl.runtime.tasks import train_task
+    from fgsgl.train.artifact import training_metrics
 
     model.metadata["summary"] = train_task(
         stage=2,
@@ -200,4 +237,11 @@ def train_stage2(
         weights=backbone_weights.path,
         params=params,
         deepspeed=deepspeed,
+        tensorboard=tensorboard.path,
+        tensorboard_uri=tensorboard.uri,
     )
+    for key, value in training_metrics(model.path).items():
+        metrics.log_metric(key, value)
+    # kfp.local's cache drops an entry whose artifact files are missing (as in evaluate)
+    Path(metrics.path).write_text(json.dumps(dict(metrics.metadata), indent=2))
+    tensorboard.metadata["logdir"] = tensorboard.uri

@@ -8,9 +8,9 @@ language model's for text encoding) into the Hugging Face cache, or finds them t
 offline, and reports the commit it got. An unpinned id is resolved too, with a warning
 that says which commit to pin.
 
-A mirror (for clusters without hub access) is a folder or gs:// prefix holding each model
-under its name as written: `MIRROR/ORG/NAME@REVISION/` (or `MIRROR/ORG/NAME/` unpinned),
-the files of the hub snapshot, e.g. made with
+A mirror (for clusters without hub access) is a folder, gs:// or s3:// prefix holding each
+model under its name as written: `MIRROR/ORG/NAME@REVISION/` (or `MIRROR/ORG/NAME/`
+unpinned), the files of the hub snapshot, e.g. made with
 `huggingface-cli download ORG/NAME --revision REVISION --local-dir MIRROR/ORG/NAME@REVISION`.
 """
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fgsgl import cluster
 from fgsgl.config_files import EXTENDS, coerce, config_path, read_yaml
 from fgsgl.errors import FgsglError
 from fgsgl.schema import NO_NULL, REQUIRED, Setting, setting, walk
@@ -41,13 +42,14 @@ TRAINING = "training"
 LAUNCHER = "the training launcher (fgsgl train --deepspeed)"
 EVALUATION = "evaluation"
 GPU = "GPU placement"
+CLUSTER = "the pods (compiled into the pipeline)"
 OLD_SPELLINGS_UNTIL = "0.6"  # the release in which the flat spellings stop working
 
 
 @dataclass
 class RunSettings:
     dataset: str = setting(
-        help="the dataset directory (local path or gs:// URI): manifest + classes.csv."
+        help="the dataset directory (local path, gs:// or s3:// URI): manifest + classes.csv."
     )
     dataset_fingerprint: str = setting(
         help="content fingerprint of the dataset (manifest, classes, video sizes and "
@@ -100,7 +102,7 @@ class AttributesSettings:
 @dataclass
 class WeightsSettings:
     mirror: str = setting(
-        "", help='"" = the Hugging Face hub, else a folder or gs:// mirror of it.'
+        "", help='"" = the Hugging Face hub, else a folder, gs:// or s3:// mirror of it.'
     )
 
 
@@ -133,15 +135,52 @@ def _default_tolerations() -> list[dict[str, str]]:
 class ResourceSettings:
     gpu_type: str = setting("nvidia.com/gpu", help="the GPU resource name of the node pool.")
     gpus: int = setting(1, help="GPUs per training pod (more than one: DeepSpeed).")
+    gpu_pool: str = setting(
+        "",
+        not_parameter="expanded into gpu_node_selector and gpu_tolerations when planning",
+        help="the GPU node pool by preset (fgsgl.cluster): gke:ACCELERATOR, "
+        "eks:INSTANCE_TYPE, karpenter:GPU_NAME, aks:VM_SIZE or nvidia:PRODUCT, e.g. "
+        'gke:nvidia-l4; "" = any node that has the GPU resource.',
+    )
     node_selector: dict = setting(
         name="gpu_node_selector",
-        factory=lambda: {"cloud.google.com/gke-accelerator": "nvidia-l4"},
-        help="node labels the training and evaluation pods need.",
+        factory=dict,
+        help="node labels the GPU pods need, beside gpu_pool's (none: any cloud).",
     )
     tolerations: list = setting(
         name="gpu_tolerations",
         factory=_default_tolerations,
         help="taints of the GPU node pool the training pods tolerate.",
+    )
+
+
+POD_SPEC = "part of the pod spec, fixed when compiling (fgsgl compile / submit)"
+
+
+@dataclass
+class ClusterSettings:
+    env: dict = setting(
+        factory=dict,
+        not_parameter=POD_SPEC,
+        help="plain environment variables in every task's pod, e.g. "
+        "{AWS_ENDPOINT_URL: 'http://minio-service.kubeflow:9000'} for MinIO.",
+    )
+    secret_env: dict = setting(
+        factory=dict,
+        not_parameter=POD_SPEC,
+        help="environment variables from Kubernetes secrets in every task's pod, "
+        "ENV: SECRET/KEY, e.g. {HF_TOKEN: hf-token/token, AWS_ACCESS_KEY_ID: s3/access-key}.",
+    )
+    image_pull_secrets: list = setting(
+        factory=list,
+        not_parameter=POD_SPEC,
+        help="secrets of the private registry the images come from, e.g. [regcred].",
+    )
+    timeout: str = setting(
+        "0",
+        not_parameter=POD_SPEC,
+        help="the longest one task's pod may run, e.g. 12h or 90m (0 = no limit); "
+        "each retry gets its own.",
     )
 
 
@@ -155,6 +194,7 @@ SETTINGS: tuple[Setting, ...] = (
     *walk(LauncherSettings, LAUNCHER),
     *walk(EvaluateSettings, EVALUATION, "evaluate."),
     *walk(ResourceSettings, GPU, "resources."),
+    *walk(ClusterSettings, CLUSTER, "cluster."),
 )
 PARAMETERS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.parameter)
 BY_NAME: dict[str, Setting] = {s.name: s for s in PARAMETERS}
@@ -165,7 +205,7 @@ TRAIN_KEYS: dict[str, str] = {s.name: s.key for s in PARAMETERS if s.step == TRA
 OTHER_PARAMETERS: dict[str, str] = {s.name: s.step for s in PARAMETERS if s.step != TRAINING}
 # parameters whose library value may be null -> the value that stands for null
 NULL_SENTINELS: dict[str, Any] = {s.name: s.null for s in PARAMETERS if s.null is not NO_NULL}
-# training config keys that are deliberately not run parameters, and why
+# settings that are deliberately not run parameters (training config keys, the pod spec), and why
 NOT_PARAMETERS: dict[str, str] = {s.key: s.why_not_parameter for s in SETTINGS if not s.parameter}
 # the flat spellings people used before the dotted keys (kept until OLD_SPELLINGS_UNTIL)
 OLD_SPELLINGS: dict[str, str] = {s.name: s.key for s in PARAMETERS if s.name != s.key}
@@ -277,8 +317,42 @@ def read_values(
             continue
         if key == s.name != s.key and s.null is not NO_NULL and value == s.null:
             value = None  # a parameter's null sentinel (mid_layer=0), spelt as parameter
+        problem = CHECKS[s.key](value) if s.key in CHECKS else None
+        if problem:
+            problems.append(f"{where}: {s.key}: {problem}")
+            continue
         out[s.key] = value
-    return out, problems
+    return _with_gpu_pool(out), problems
+
+
+def _timeout_problem(value: str) -> str | None:
+    try:
+        cluster.duration_seconds(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+# checks of a value beyond its type, by key
+CHECKS: dict[str, Any] = {
+    "resources.gpu_pool": lambda v: cluster.gpu_pool_problem(v) if v else None,
+    "cluster.env": lambda v: "; ".join(cluster.env_problems(v)) or None,
+    "cluster.secret_env": lambda v: "; ".join(cluster.secret_env_problems(v)) or None,
+    "cluster.timeout": _timeout_problem,
+}
+
+
+def _with_gpu_pool(values: dict[str, Any]) -> dict[str, Any]:
+    """`resources.gpu_pool`'s labels and tolerations added to the node selector and tolerations
+    (the run parameters a pod spec is made from)."""
+    if not values.get("resources.gpu_pool"):
+        return values
+    selector, tolerations = cluster.expand_gpu_pool(
+        values["resources.gpu_pool"],
+        values.get("resources.node_selector", BY_KEY["resources.node_selector"].default),
+        values.get("resources.tolerations", BY_KEY["resources.tolerations"].default),
+    )
+    return {**values, "resources.node_selector": selector, "resources.tolerations": tolerations}
 
 
 UNKNOWN = "unknown setting"

@@ -1,160 +1,258 @@
-"""Local paths and gs:// URIs behind one small API.
+"""Local paths and object-store URLs (gs://, s3://, minio://) behind one small API.
 
-Datasets, videos and artifacts may live on local disk (KFP hands components local paths,
-e.g. a gcsfuse mount) or in Google Cloud Storage. google-cloud-storage is imported only
-when a gs:// URI is actually used. With STORAGE_EMULATOR_HOST set (a local emulator) the
-client uses anonymous credentials.
+Datasets, videos and artifacts may live on local disk (KFP hands components local paths)
+or in an object store: Google Cloud Storage (gs://, through gcsfs) or anything speaking
+the S3 API (s3://, through s3fs: AWS, MinIO, Ceph). The drivers are fsspec's; what is
+ours sits on top: files move through a `.partial` name renamed only when complete, an
+upload is checked against the stored object's size and returns the store's checksum of
+its content (GCS CRC32C, S3 ETag) so a resumed run can tell an intact object from a
+replaced one, and every failure is one FgsglError naming the URL.
+
+Where the stores are, the usual way for each:
+- GCS: Google's default credentials; STORAGE_EMULATOR_HOST (a local emulator) switches to
+  anonymous access against it.
+- S3: the AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE,
+  AWS_REGION), with AWS_ENDPOINT_URL for MinIO or another S3-compatible server.
+- minio:// (KFP's standalone artifact store): S3 at AWS_ENDPOINT_URL, else at KFP's
+  in-cluster MinIO service.
+- Any fsspec option through fsspec's own configuration, e.g.
+  FSSPEC_S3='{"endpoint_url": "http://minio:9000"}' or FSSPEC_S3_ANON=true.
+
+Transient errors (connection resets, 429, 5xx) are retried by the drivers with back-off;
+anything else (not found, forbidden) fails at once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import os
 import posixpath
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from fgsgl.errors import FgsglError
 
-GCS_PREFIX = "gs://"
+# Object stores fgsgl supports, and the package that drives each (for the error message).
+# minio:// is how KFP's standalone install names artifact URIs in its MinIO: S3 at
+# AWS_ENDPOINT_URL, by default KFP's own in-cluster MinIO service.
+DRIVERS = {"gs": "gcsfs", "gcs": "gcsfs", "s3": "s3fs", "s3a": "s3fs", "minio": "s3fs"}
+KFP_MINIO_ENDPOINT = "http://minio-service.kubeflow:9000"
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
-def is_gcs(uri: str | os.PathLike) -> bool:
-    return str(uri).startswith(GCS_PREFIX)
+def scheme(uri: str | os.PathLike) -> str | None:
+    """'s3' for 's3://b/k'; None for a local path (also for file:// URLs)."""
+    match = _SCHEME.match(str(uri))
+    if match is None or match.group(1).lower() == "file":
+        return None
+    return match.group(1).lower()
 
 
-def split_gcs(uri: str) -> tuple[str, str]:
-    """'gs://bucket/a/b' -> ('bucket', 'a/b')."""
-    if not is_gcs(uri):
-        raise ValueError(f"not a gs:// URI: {uri}")
-    bucket, _, name = uri[len(GCS_PREFIX) :].partition("/")
-    if not bucket:
-        raise FgsglError(f"{uri}: no bucket in gs:// URI")
-    return bucket, name
+def is_remote(uri: str | os.PathLike) -> bool:
+    """True for an object-store URL (gs://, s3://), False for a local path."""
+    return scheme(uri) is not None
+
+
+def local_path(uri: str | os.PathLike) -> Path:
+    """A local path or file:// URL as a Path."""
+    text = str(uri)
+    return Path(text[len("file://") :] if text.startswith("file://") else text)
 
 
 def join(root: str | os.PathLike, relative: str) -> str:
-    """Resolve `relative` against a local directory or a gs:// prefix."""
+    """Resolve `relative` against a local directory or an object-store prefix."""
     root = str(root)
-    if is_gcs(root):
+    if is_remote(root):
         return posixpath.join(root.rstrip("/") + "/", relative)
-    return str(Path(root) / relative)
+    return str(local_path(root) / relative)
 
 
-@functools.cache
-def client() -> Any:
-    """The google-cloud-storage client; anonymous against a local emulator."""
-    from google.cloud import storage
-
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        from google.auth.credentials import AnonymousCredentials
-
-        return storage.Client(
-            project=os.environ.get("GOOGLE_CLOUD_PROJECT", "local"),
-            credentials=AnonymousCredentials(),
-        )
-    return storage.Client()
+def bucket_of(uri: str) -> str:
+    """'s3://bucket/a/b' -> 'bucket'; FgsglError when the URL names none."""
+    bucket = uri.split("://", 1)[1].partition("/")[0]
+    if not bucket:
+        raise FgsglError(f"{uri}: no bucket in the URL")
+    return bucket
 
 
-def blob(uri: str) -> Any:
-    bucket, name = split_gcs(uri)
-    return client().bucket(bucket).blob(name)
+def filesystem(uri: str) -> tuple[Any, str]:
+    """The fsspec file system for an object-store URL and the path within it.
+
+    Listings are never cached: a resumed run must see what another attempt just wrote.
+    """
+    name = scheme(uri)
+    if name is None:
+        raise ValueError(f"not an object-store URL: {uri}")
+    bucket_of(uri)
+    options: dict[str, Any] = {"use_listings_cache": False}
+    if name in ("gs", "gcs") and os.environ.get("STORAGE_EMULATOR_HOST"):
+        options["token"] = "anon"
+    if name == "minio" and not os.environ.get("AWS_ENDPOINT_URL"):
+        options["endpoint_url"] = KFP_MINIO_ENDPOINT
+    try:
+        fs = _driver(name)(**options)
+    except (ImportError, ValueError) as e:
+        need = DRIVERS.get(name)
+        hint = f"install {need}" if need else f"fgsgl supports {', '.join(sorted(DRIVERS))}://"
+        raise FgsglError(f"{uri}: no storage driver for {name}:// ({hint}; {e})") from e
+    return fs, uri.split("://", 1)[1].rstrip("/")
+
+
+def _driver(name: str) -> type:
+    """The fsspec class for a scheme. For GCS the plain GCSFileSystem: gcsfs's default
+    class first asks a gRPC control plane for each bucket's layout (zonal/hierarchical
+    buckets), an extra call fgsgl does not need and that an emulator cannot answer."""
+    if name in ("gs", "gcs"):
+        from gcsfs.core import GCSFileSystem
+
+        return GCSFileSystem
+    import fsspec
+
+    return fsspec.get_filesystem_class("s3" if name == "minio" else name)
+
+
+def reset() -> None:
+    """Forget the file systems made so far (their endpoints and credentials): for a
+    process that changes STORAGE_EMULATOR_HOST or AWS_ENDPOINT_URL, like the tests."""
+    for name in DRIVERS:
+        with contextlib.suppress(ImportError, ValueError):
+            _driver(name).clear_instance_cache()
+
+
+@contextlib.contextmanager
+def _errors(uri: str) -> Iterator[None]:
+    """Turn a driver's exception into one FgsglError naming the URL."""
+    try:
+        yield
+    except FgsglError:
+        raise
+    except FileNotFoundError as e:
+        raise FgsglError(f"{uri}: not found") from e
+    except PermissionError as e:
+        raise FgsglError(f"{uri}: access denied ({e})") from e
+    except Exception as e:
+        if _status(e) == 404:
+            raise FgsglError(f"{uri}: not found") from e
+        if _status(e) in (401, 403):
+            raise FgsglError(f"{uri}: access denied ({e})") from e
+        raise FgsglError(f"{uri}: transfer failed after retries ({type(e).__name__}: {e})") from e
+
+
+def _status(e: Exception) -> int | None:
+    code = getattr(e, "code", None)
+    return code if isinstance(code, int) else None
+
+
+def _entry(info: dict[str, Any]) -> dict[str, Any]:
+    """{size, checksum, version} of one stored object, whatever the store.
+
+    checksum: the store's digest of the content (GCS CRC32C, S3 ETag), equal for equal
+    bytes written alike; version: changes whenever the object is written again.
+    """
+    checksum = info.get("crc32c") or info.get("ETag") or info.get("etag")
+    version = info.get("generation") or info.get("VersionId")
+    if version is None and info.get("LastModified") is not None:  # S3 without versioning
+        version = f"{checksum}@{info['LastModified']}"
+    return {
+        "size": int(info["size"]),
+        "checksum": str(checksum).strip('"') if checksum else None,
+        "version": str(version) if version is not None else None,
+    }
+
+
+def _local_entry(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"size": st.st_size, "checksum": None, "version": str(st.st_mtime_ns)}
 
 
 def exists(uri: str | os.PathLike) -> bool:
-    if is_gcs(uri):
-        return bool(blob(str(uri)).exists())
-    return Path(uri).exists()
+    if is_remote(uri):
+        fs, path = filesystem(str(uri))
+        with _errors(str(uri)):
+            return bool(fs.exists(path))
+    return local_path(uri).exists()
 
 
 def read_bytes(uri: str | os.PathLike) -> bytes:
     """Read a whole (small) file: manifests, class lists, metadata."""
-    if is_gcs(uri):
-        from google.api_core import exceptions
-
-        try:
-            return blob(str(uri)).download_as_bytes()
-        except exceptions.NotFound as e:
-            raise FgsglError(f"{uri}: not found") from e
-    path = Path(uri)
+    if is_remote(uri):
+        fs, path = filesystem(str(uri))
+        with _errors(str(uri)):
+            return fs.cat_file(path)
+    path = local_path(uri)
     if not path.is_file():
         raise FgsglError(f"{uri}: not found" if not path.exists() else f"{uri}: not a file")
     return path.read_bytes()
 
 
+def info(uri: str | os.PathLike) -> dict[str, Any] | None:
+    """{size, checksum, version} of one file, or None when there is none."""
+    if is_remote(uri):
+        fs, path = filesystem(str(uri))
+        with _errors(str(uri)):
+            try:
+                found = fs.info(path)
+            except FileNotFoundError:
+                return None
+        return _entry(found) if found.get("type") != "directory" else None
+    path = local_path(uri)
+    return _local_entry(path) if path.is_file() else None
+
+
 # ---------------------------------------------------------------- transfers
 #
 # Videos and artifacts can be large, so they move as files (never whole in memory), through
-# a `.partial` name that is renamed only when complete. Transient errors (connection resets,
-# 429, 5xx) are retried by the client's own classification with a bounded, backed-off
-# policy; anything else (not found, forbidden) fails at once with the URI in the message.
-
-RETRY_TIMEOUT_S = 120.0
+# a `.partial` name that is renamed only when complete.
 
 
-def _retry(timeout: float | None = None) -> Any:
-    from google.cloud.storage.retry import DEFAULT_RETRY
-
-    return DEFAULT_RETRY.with_delay(initial=0.25, maximum=8.0, multiplier=2.0).with_timeout(
-        RETRY_TIMEOUT_S if timeout is None else timeout
-    )
-
-
-def _gcs_error(uri: str, e: Exception) -> FgsglError:
-    from google.api_core import exceptions
-
-    if isinstance(e, exceptions.NotFound):
-        return FgsglError(f"{uri}: not found")
-    if isinstance(e, exceptions.Forbidden):
-        return FgsglError(f"{uri}: access denied ({getattr(e, 'message', e)})")
-    return FgsglError(f"{uri}: transfer failed after retries ({type(e).__name__}: {e})")
-
-
-def download(uri: str, dest: str | Path, *, retry_timeout: float | None = None) -> Path:
-    """Copy a gs:// object (or local file) to `dest`; FgsglError naming the URI on failure."""
+def download(uri: str, dest: str | Path) -> Path:
+    """Copy an object (or local file) to `dest`; FgsglError naming the URI on failure."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.partial")
     try:
-        if is_gcs(uri):
-            try:
-                blob(uri).download_to_filename(partial, retry=_retry(retry_timeout))
-            except Exception as e:
-                raise _gcs_error(uri, e) from e
+        if is_remote(uri):
+            fs, path = filesystem(uri)
+            with _errors(uri):
+                if fs.isdir(path):
+                    raise FgsglError(f"{uri}: not found (a prefix, not an object)")
+                fs.get_file(path, str(partial))
         else:
             import shutil
 
-            if not Path(uri).is_file():
+            if not local_path(uri).is_file():
                 raise FgsglError(f"{uri}: not found")
-            shutil.copyfile(uri, partial)
+            shutil.copyfile(local_path(uri), partial)
         os.replace(partial, dest)
     finally:
         partial.unlink(missing_ok=True)
     return dest
 
 
-def upload(local: str | Path, uri: str, *, retry_timeout: float | None = None) -> dict[str, Any]:
-    """Copy a local file to a gs:// URI (or local path); returns the object's size and crc32c.
-
-    The client checks the upload against a locally computed CRC32C, so the crc32c returned
-    is that of the bytes sent; `checksums` later shows whether the object still holds them.
-    """
-    if not is_gcs(uri):
+def upload(local: str | Path, uri: str) -> dict[str, Any]:
+    """Copy a local file to an object-store URL (or local path); returns the stored file's
+    {size, checksum, version}. The stored size is checked against the local one, and the
+    drivers check the bytes in transit (S3 request checksums, GCS MD5 per request)."""
+    if not is_remote(uri):
         import shutil
 
-        Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(uri).with_name(f".{Path(uri).name}.partial")
+        target = local_path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
         shutil.copyfile(local, partial)
-        os.replace(partial, uri)
-        return {"size": Path(uri).stat().st_size, "crc32c": None}
-    b = blob(uri)
-    try:
-        b.upload_from_filename(str(local), checksum="crc32c", retry=_retry(retry_timeout))
-    except Exception as e:
-        raise _gcs_error(uri, e) from e
-    return {"size": b.size, "crc32c": b.crc32c}
+        os.replace(partial, target)
+        return _local_entry(target)
+    fs, path = filesystem(uri)
+    size = Path(local).stat().st_size
+    with _errors(uri):
+        fs.put_file(str(local), path)
+        stored = _entry(fs.info(path))
+    if stored["size"] != size:
+        raise FgsglError(f"{uri}: upload incomplete ({stored['size']} of {size} bytes stored)")
+    return stored
 
 
 def upload_dir(local: str | Path, uri: str, *, workers: int = 8) -> list[str]:
@@ -170,46 +268,38 @@ def upload_dir(local: str | Path, uri: str, *, workers: int = 8) -> list[str]:
 
 
 def list_files(prefix: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """Files under a local directory or gs:// prefix, recursively: relative name -> info.
-
-    Info has `size` and, for gs:// objects, the server's `crc32c` (base64, as GCS gives
-    it), which lets a caller verify an object's content without downloading it.
-    """
-    if is_gcs(prefix):
-        bucket, name = split_gcs(str(prefix))
-        base = name.rstrip("/") + "/" if name else ""
-        try:
-            blobs = client().list_blobs(bucket, prefix=base, retry=_retry())
-            return {
-                b.name[len(base) :]: {"size": b.size, "crc32c": b.crc32c}
-                for b in blobs
-                if not b.name.endswith("/")
-            }
-        except Exception as e:
-            raise _gcs_error(str(prefix), e) from e
-    root = Path(prefix)
+    """Files under a local directory or object-store prefix, recursively: relative name ->
+    {size, checksum, version}. The store's checksum lets a caller verify an object's content
+    without downloading it (None for local files)."""
+    if is_remote(prefix):
+        fs, path = filesystem(str(prefix))
+        base = path.rstrip("/") + "/"
+        with _errors(str(prefix)):
+            found = fs.find(base, detail=True)
+        return {
+            name[len(base) :]: _entry(details)
+            for name, details in sorted(found.items())
+            if name.startswith(base) and not name.endswith("/") and details.get("size") is not None
+            and details.get("type") != "directory"
+        }  # fmt: skip
+    root = local_path(prefix)
     if not root.is_dir():
         return {}
-    return {
-        p.relative_to(root).as_posix(): {"size": p.stat().st_size, "crc32c": None}
-        for p in root.rglob("*")
-        if p.is_file()
-    }
+    return {p.relative_to(root).as_posix(): _local_entry(p) for p in root.rglob("*") if p.is_file()}
 
 
 def delete(uri: str | os.PathLike) -> None:
-    """Remove a file or gs:// object; a missing one is not an error."""
-    if is_gcs(uri):
-        from google.api_core import exceptions
-
-        with contextlib.suppress(exceptions.NotFound):
-            blob(str(uri)).delete(retry=_retry())
+    """Remove a file or object; a missing one is not an error."""
+    if is_remote(uri):
+        fs, path = filesystem(str(uri))
+        with _errors(str(uri)), contextlib.suppress(FileNotFoundError):
+            fs.rm_file(path)
         return
-    Path(uri).unlink(missing_ok=True)
+    local_path(uri).unlink(missing_ok=True)
 
 
 class Downloads:
-    """Bounded concurrent downloads of gs:// files into a private temp directory.
+    """Bounded concurrent downloads of object-store files into a private temp directory.
 
     `fetch(uri)` starts the download once per URI (at most `workers` at a time) and returns
     a Future of the local path; local paths come back as they are, already done.
@@ -223,7 +313,7 @@ class Downloads:
         from concurrent.futures import ThreadPoolExecutor
 
         self._parent = directory
-        self._dir: Path | None = None  # made on the first gs:// fetch: local runs need none
+        self._dir: Path | None = None  # made on the first remote fetch: local runs need none
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fgsgl-dl")
         self._lock = threading.Lock()
         self._entries: dict[str, list[Any]] = {}  # uri -> [future, users]
@@ -240,14 +330,14 @@ class Downloads:
     def fetch(self, uri: str) -> Any:
         from concurrent.futures import Future
 
-        if not is_gcs(uri):
+        if not is_remote(uri):
             done: Future = Future()
             done.set_result(str(uri))
             return done
         with self._lock:
             entry = self._entries.get(uri)
             if entry is None:
-                name = posixpath.basename(split_gcs(uri)[1]) or "object"
+                name = posixpath.basename(uri.rstrip("/")) or "object"
                 dest = self.directory / f"{next(self._numbers):06d}" / name
                 entry = [self._pool.submit(lambda: str(download(uri, dest))), 0]
                 self._entries[uri] = entry
@@ -255,7 +345,7 @@ class Downloads:
             return entry[0]
 
     def release(self, uri: str) -> None:
-        if not is_gcs(uri):
+        if not is_remote(uri):
             return
         with self._lock:
             entry = self._entries.get(uri)
@@ -289,30 +379,33 @@ class Downloads:
 
 
 def copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
-    """Copy one file between any two of local and gs://, without a detour where possible:
-    gs:// to gs:// is a server-side rewrite, local to local a hard link (files of finished
-    artifacts are never modified in place) or a copy across file systems."""
+    """Copy one file between any two of local and object stores, without a detour where
+    possible: within one store a server-side copy, local to local a hard link (files of
+    finished artifacts are never modified in place) or a copy across file systems."""
     src, dst = str(src), str(dst)
-    if is_gcs(src) and is_gcs(dst):
-        source, target = blob(src), blob(dst)
-        try:
-            token, _, _ = target.rewrite(source, retry=_retry())
-            while token is not None:
-                token, _, _ = target.rewrite(source, token=token, retry=_retry())
-        except Exception as e:
-            raise _gcs_error(src, e) from e
-    elif is_gcs(src):
+    if is_remote(src) and is_remote(dst) and scheme(src) == scheme(dst):
+        fs, source = filesystem(src)
+        _, target = filesystem(dst)
+        with _errors(src):
+            fs.copy(source, target)
+    elif is_remote(src) and is_remote(dst):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="fgsgl-copy-") as tmp:
+            upload(download(src, Path(tmp) / "object"), dst)
+    elif is_remote(src):
         download(src, dst)
-    elif is_gcs(dst):
+    elif is_remote(dst):
         upload(src, dst)
     else:
-        Path(dst).parent.mkdir(parents=True, exist_ok=True)
-        Path(dst).unlink(missing_ok=True)
+        source, target = local_path(src), local_path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
         try:
-            os.link(src, dst)
+            os.link(source, target)
         except OSError:
             import shutil
 
-            if not Path(src).is_file():
+            if not source.is_file():
                 raise FgsglError(f"{src}: not found") from None
-            shutil.copyfile(src, dst)
+            shutil.copyfile(source, target)

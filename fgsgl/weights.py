@@ -5,7 +5,7 @@ pipeline's fetch steps (`fgsgl fetch-weights NAME OUT --part vision|language`) c
 their consumers read into an artifact, once per name as written (`ORG/NAME@REVISION`; KFP
 caches the step by it): the vision tower's shards for training and evaluation, the
 language model's for text encoding. The files come from the hub, from a mirror (a folder or
-gs:// prefix, see fgsgl.hub) or from a local folder. Layout:
+gs:// / s3:// prefix, see fgsgl.hub) or from a local folder. Layout:
 
     files/          the checkpoint's files the part needs (config.json, shards, ...)
     metadata.json   kind fgsgl.weights; name (the backbone or text-encoder name), checkpoint
@@ -60,7 +60,7 @@ def checkpoint_of(name: str, part: str) -> str | None:
 def fetch_weights(name: str, out: str | Path, *, part: str, mirror: str | None = None) -> dict:
     """Write the weights artifact of model `name` for `part` to `out`; returns its metadata.
 
-    `mirror`: a folder or gs:// prefix to take hub ids from instead of the hub.
+    `mirror`: a folder, gs:// or s3:// prefix to take hub ids from instead of the hub.
     """
     checkpoint = checkpoint_of(name, part)
     with staged_dir(Path(out)) as tmp:

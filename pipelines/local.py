@@ -14,6 +14,9 @@ environment. kfp.local's temp folders go to ROOT/tmp (TMPDIR), not /tmp.
     ROOT/cache/                  one JSON entry per task cache key
     ROOT/runs/RUN/fgsgl-TIME/    the outputs of the tasks a run executed, and run.json
     ROOT/logs/RUN.log            everything the run's tasks printed
+    ROOT/runs/RUN/fgsgl-TIME/train-stage*/tensorboard/
+                                 each training task's TensorBoard events, written as it
+                                 trains: `tensorboard --logdir ROOT/runs` shows every run
     ROOT/compare/                `fgsgl compare` over the runs, when there are several
     ROOT/summary.json            the runs, their tasks and metrics
     ROOT/pipeline.yaml           the compiled pipeline that ran (loaded back from this file)
@@ -37,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from fgsgl import storage
 from fgsgl.artifacts import write_json
 from fgsgl.errors import FgsglError
 from fgsgl.pipelines.kfp_compat import (
@@ -49,7 +53,13 @@ from fgsgl.pipelines.kfp_compat import (
 )
 from fgsgl.pipelines.pipeline import BuildOptions, compile_pipeline
 from fgsgl.pipelines.plan import PlannedRun, plan_runs, read_settings
-from fgsgl.runtime.runs import RunRecord, TaskRecord, metrics_table, tasks_table
+from fgsgl.runtime.runs import (
+    RunRecord,
+    TaskRecord,
+    metrics_table,
+    tasks_table,
+    tensorboard_table,
+)
 
 # A local failure is not a preempted node: no retries (kfp.local would honour them).
 LOCAL_OPTIONS = BuildOptions(gpu_retries=0)
@@ -86,6 +96,13 @@ class LocalResult:
             "",
             metrics_table(self.runs, self.root),
         ]
+        if any(r.tensorboard for r in self.runs):
+            lines += [
+                "",
+                f"TensorBoard (tensorboard --logdir {self.root / 'runs'}: every run's training, "
+                "live while it trains):",
+                tensorboard_table(self.runs, self.root),
+            ]
         if self.compare:
             lines += ["", f"comparison: {self.compare}"]
         return "\n".join(lines + self.notes)
@@ -106,6 +123,7 @@ class LocalResult:
                     "seconds": r.seconds,
                     "metrics": r.metrics(),
                     "evaluation": r.evaluation,
+                    "tensorboard": r.tensorboard,
                     "tasks": [
                         {"task": t.label, "status": t.status, "seconds": t.seconds} for t in r.tasks
                     ],
@@ -139,7 +157,7 @@ def run_local(
 
     started = time.perf_counter()
     echo = echo or stderr_echo()
-    dataset_path = str(Path(dataset).resolve())
+    dataset_path = str(dataset) if storage.is_remote(dataset) else str(Path(dataset).resolve())
     ds = load_dataset(dataset_path)
     fingerprint = ds.fingerprint(videos=True)
     chosen = read_settings(settings, config=config, values=overrides)

@@ -23,11 +23,13 @@ What is fixed when compiling (`BuildOptions`) and what is a run parameter:
 - compile time: the images, the extraction fan-out (kfp.local cannot merge conditional
   artifact outputs, dsl.OneOf, so the fan-out shape is chosen here), which steps run on
   GPUs, CPU/memory requests (as run parameters they would enter every cache key), the
-  /dev/shm size and the retries.
+  /dev/shm size, the retries, and the pod spec of `cluster.*` (secrets as environment,
+  image pull secrets, a timeout per task; fgsgl.cluster).
 """
 
 import functools
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,19 @@ ARTIFACT_NAMES = (
 )
 
 
+# Settings whose library default is for a laptop (a random tiny backbone trains nothing
+# worth a GPU): a YAML compiled for upload leaves their run parameter without a default,
+# so the KFP UI asks for it and the API refuses a run without it, unless the compile was
+# told a value (--config, --set). Key -> the parameter's name.
+UPLOAD_REQUIRED = {"model.backbone": "backbone"}
+
+
+def upload_required(chosen: Mapping[str, Any]) -> tuple[str, ...]:
+    """The parameters a YAML for upload leaves without a default, given the settings
+    `chosen` (by key) for the compile."""
+    return tuple(name for key, name in UPLOAD_REQUIRED.items() if key not in chosen)
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     """What the compiled pipeline fixes; everything else is a run parameter."""
@@ -78,11 +93,43 @@ class BuildOptions:
     shm_size: str = "16Gi"  # memory-backed /dev/shm for the data loaders on GPU steps
     gpu_retries: int = 3  # GPU pools are often preemptible; training resumes (fgsgl.runtime.tasks)
     retry_backoff: str = "60s"
+    # the pod spec of every task (settings cluster.*, fgsgl.cluster)
+    env: tuple[tuple[str, str], ...] = ()  # (name, value)
+    secret_env: tuple[tuple[str, str, str], ...] = ()  # (env, secret, key)
+    image_pull_secrets: tuple[str, ...] = ()
+    timeout_s: int = 0  # activeDeadlineSeconds of each pod; 0 = none
+    required: tuple[str, ...] = ()  # run parameters compiled without a default: a run sets them
+
+    @classmethod
+    def pod_spec(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """BuildOptions fields from the settings `cluster.*` (by key) among `values`."""
+        from fgsgl import cluster
+
+        out: dict[str, Any] = {}
+        if "cluster.env" in values:
+            out["env"] = tuple(sorted((str(k), str(v)) for k, v in values["cluster.env"].items()))
+        if "cluster.secret_env" in values:
+            out["secret_env"] = cluster.secret_env(values["cluster.secret_env"])
+        if "cluster.image_pull_secrets" in values:
+            out["image_pull_secrets"] = tuple(str(s) for s in values["cluster.image_pull_secrets"])
+        if "cluster.timeout" in values:
+            out["timeout_s"] = cluster.duration_seconds(values["cluster.timeout"])
+        return out
+
+    def pod_spec_lines(self) -> list[str]:
+        from fgsgl import cluster
+
+        return cluster.describe_pod_spec(
+            self.env, self.secret_env, self.image_pull_secrets, self.timeout_s
+        )
 
     def problems(self) -> list[str]:
         out = []
         if self.extract_shards < 1:
             out.append(f"extract shards: {self.extract_shards} is not >= 1")
+        not_parameters = sorted(set(self.required) - set(RUN_PARAMETERS))
+        if not_parameters:
+            out.append(f"required: {', '.join(not_parameters)} are no run parameters")
         unknown = sorted(set(self.gpu_steps) - set(GPU_STEPS))
         if unknown:
             out.append(f"gpu steps: {', '.join(unknown)} not among {', '.join(GPU_STEPS)}")
@@ -105,33 +152,39 @@ def _build(options: BuildOptions) -> Any:
 
 
 @functools.cache
-def run_signature() -> inspect.Signature:
+def run_signature(required: tuple[str, ...] = ()) -> inspect.Signature:
     """The pipeline's run parameters: fgsgl.settings' PARAMETERS, typed, with their
-    defaults (a null default as its sentinel)."""
+    defaults (a null default as its sentinel); those in `required` without one."""
     from fgsgl.settings import PARAMETERS, REQUIRED
 
-    return inspect.Signature(
-        [
-            inspect.Parameter(
-                s.name,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                default=inspect.Parameter.empty if s.default is REQUIRED else s.parameter_default,
-                annotation=s.base_type,
-            )
-            for s in PARAMETERS
-        ],
-        return_annotation=None,
-    )
+    def default(s: Any) -> Any:
+        if s.default is REQUIRED or s.name in required:
+            return inspect.Parameter.empty
+        return s.parameter_default
+
+    parameters = [
+        inspect.Parameter(
+            s.name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=default(s),
+            annotation=s.base_type,
+        )
+        for s in PARAMETERS
+    ]  # those without a default first, as Python wants
+    parameters.sort(key=lambda prm: prm.default is not inspect.Parameter.empty)
+    return inspect.Signature(parameters, return_annotation=None)
 
 
 RUN_PARAMETERS = tuple(run_signature().parameters)
 
 
 def _define(options: BuildOptions) -> Any:
+    signature = run_signature(options.required)
+
     def fgsgl(*channels: Any) -> None:
         # the run parameters are fgsgl.settings' (`__signature__` below); KFP passes their
         # channels in that order
-        p = dict(zip(RUN_PARAMETERS, channels, strict=True))
+        p = dict(zip(signature.parameters, channels, strict=True))
         place = functools.partial(_place, p=p, options=options)
 
         frames = extraction(p, options)
@@ -155,7 +208,7 @@ def _define(options: BuildOptions) -> Any:
         stage2.set_display_name("train stage 2")
         place(_task(evaluate, p, model=stage2.outputs["model"], **inputs), "evaluate")
 
-    fgsgl.__signature__ = run_signature()  # type: ignore[attr-defined]
+    fgsgl.__signature__ = signature  # type: ignore[attr-defined]
     return dsl.pipeline(
         name=PIPELINE_NAME,
         description="FG-SGL micro-gesture recognition: frames, FG-Text embeddings, ML-CO "
@@ -187,6 +240,7 @@ def extraction(p: dict[str, Any], options: BuildOptions) -> Any:
 
 def _place(task: dsl.PipelineTask, step: str, *, p: dict[str, Any], options: BuildOptions) -> Any:
     """Image, resources and node pool of a task: the GPU pool for `options.gpu_steps`."""
+    _pod_spec(task, options)
     if step not in options.gpu_steps:
         task.set_container_image(options.cpu_image)
         task.set_cpu_request(options.cpu_request).set_memory_request(options.memory_request)
@@ -213,6 +267,19 @@ def _place(task: dsl.PipelineTask, step: str, *, p: dict[str, Any], options: Bui
             backoff_factor=2,
         )
     return task
+
+
+def _pod_spec(task: dsl.PipelineTask, options: BuildOptions) -> None:
+    """What every pod carries: environment, secrets as environment, image pull secrets, a
+    timeout."""
+    for name, value in options.env:
+        task.set_env_variable(name, value)
+    for env, secret, key in options.secret_env:
+        kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={key: env})
+    if options.image_pull_secrets:
+        kubernetes.set_image_pull_secrets(task, list(options.image_pull_secrets))
+    if options.timeout_s:
+        kubernetes.set_timeout(task, options.timeout_s)
 
 
 def parameters() -> dict[str, inspect.Parameter]:
@@ -246,6 +313,8 @@ def compile_pipeline(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    required = options.required if options else ()
+    defaults = {k: v for k, v in (defaults or {}).items() if k not in required}
     compiler.Compiler().compile(
         build_pipeline(options),
         package_path=str(path),

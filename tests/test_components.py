@@ -14,6 +14,7 @@ from fgsgl.components import STEPS, estimate_pose
 COMPONENTS = {**STEPS, "estimate_pose": estimate_pose}
 
 WEIGHTS = {"backbone_weights": "system.Artifact"}
+TRAINED = {"model": "system.Model", "metrics": "system.Metrics", "tensorboard": "system.Artifact"}
 ARTIFACTS = {
     "fetch_backbone": ({}, {"weights": "system.Artifact"}),
     "fetch_text_encoder": ({}, {"weights": "system.Artifact"}),
@@ -27,11 +28,11 @@ ARTIFACTS = {
     ),
     "train_stage1": (
         {"frames": "system.Dataset", "texts": "system.Dataset", **WEIGHTS},
-        {"model": "system.Model"},
+        TRAINED,
     ),
     "train_stage2": (
         {"frames": "system.Dataset", "texts": "system.Dataset", "init": "system.Model", **WEIGHTS},
-        {"model": "system.Model"},
+        TRAINED,
     ),
     "evaluate": (
         {

@@ -8,9 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fgsgl import storage
 from fgsgl.dataset import Dataset, DatasetError, load_dataset, validate_tables, write_tables
 from fgsgl.dataset.summary import summarise
 from fgsgl.text.templates import fg_text
+
+pytest_plugins = ("object_stores",)  # the `store` fixture: a GCS emulator, moto's S3
 
 CLASSES = pd.DataFrame(
     {
@@ -210,48 +213,32 @@ def test_summary_counts_splits_classes_and_attributes(tmp_path: Path):
     assert "  - 1 classes have no train clips: scratching neck" in lines
 
 
-@pytest.fixture
-def gcs(monkeypatch: pytest.MonkeyPatch):
-    """A real google-cloud-storage client against gcp-storage-emulator on loopback."""
-    import socket
-
-    from gcp_storage_emulator.server import create_server
-
-    from fgsgl import storage
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="bucket")
-    server.start()
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
-    storage.client.cache_clear()
-    try:
-        yield storage.client().bucket("bucket")
-    finally:
-        storage.client.cache_clear()
-        server.stop()
-
-
-def test_load_from_gcs_and_fingerprint_videos(tmp_path: Path, gcs):
+def test_load_from_a_store_and_fingerprint_videos(tmp_path: Path, store):
     m = manifest(video=["v/1.mp4", "v/1.mp4", "v/2.mp4", "v/2.mp4"], keypoints=[None] * 4)
     write_tables(tmp_path, m, CLASSES)
-    for name in ("manifest.csv", "classes.csv"):
-        gcs.blob(f"data/{name}").upload_from_filename(str(tmp_path / name))
-    gcs.blob("data/v/1.mp4").upload_from_string(b"one")
-    ds = load_dataset("gs://bucket/data/")
-    assert ds.root == "gs://bucket/data"
-    assert ds.video_uri("v/1.mp4") == "gs://bucket/data/v/1.mp4"
+
+    def put(name: str, content: bytes | None = None) -> None:
+        if content is not None:
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_bytes(content)
+        storage.upload(tmp_path / name, store.uri(f"data/{name}"))
+
+    put("manifest.csv")
+    put("classes.csv")
+    put("v/1.mp4", b"one")
+    ds = load_dataset(store.uri("data/"))
+    assert ds.root == store.uri("data")
+    assert ds.video_uri("v/1.mp4") == store.uri("data/v/1.mp4")
     assert ds.fingerprint() == load_dataset(tmp_path).fingerprint()
+    missing = store.uri("data/v/2.mp4")
     assert ds.missing_files() == [
-        f"manifest.csv row {i} (line {i + 1}): video file gs://bucket/data/v/2.mp4 does not exist"
-        for i in (3, 4)
+        f"manifest.csv row {i} (line {i + 1}): video file {missing} does not exist" for i in (3, 4)
     ]
     before = ds.fingerprint(videos=True)
-    gcs.blob("data/v/2.mp4").upload_from_string(b"two")
+    put("v/2.mp4", b"two")
     after = ds.fingerprint(videos=True)
     assert after != before
-    gcs.blob("data/v/2.mp4").upload_from_string(b"TWO")  # same size, new generation
+    put("v/2.mp4", b"TWO")  # same size, another object
     assert ds.fingerprint(videos=True) != after
     with pytest.raises(DatasetError, match=r"no manifest\.csv or manifest\.parquet"):
-        load_dataset("gs://bucket/elsewhere")
+        load_dataset(store.uri("elsewhere"))

@@ -69,8 +69,13 @@ def test_good_rows_load(tmp_path: Path):
         ),
         (
             "d,http://host/d.mp4,0,train,s1,,",
-            "video 'http://host/d.mp4' uses a URI scheme other than gs://; "
-            "only local paths and gs:// URIs are read",
+            "video 'http://host/d.mp4' uses the URI scheme http://; "
+            "only local paths and gs:// or s3:// URIs are read",
+        ),
+        ("d,s3://,0,train,s1,,", "video 's3://' names no object (expected s3://BUCKET/PATH)"),
+        (
+            "d,s3://bucket/,0,train,s1,,",
+            "video 's3://bucket/' names no object (expected s3://BUCKET/PATH)",
         ),
     ],
 )
@@ -81,7 +86,8 @@ def test_each_manifest_problem_names_its_row(tmp_path: Path, row: str, problem: 
 
 def test_paths_inside_the_directory_are_fine(tmp_path: Path):
     rows = ["d,v/../d.mp4,0,train,s1,,", "e,/data/e.mp4,0,train,s1,,", "f,gs://b/f.mp4,0,val,,,"]
-    assert len(load_dataset(dataset(tmp_path, [*GOOD_ROWS, *rows])).manifest) == 6
+    rows.append("g,s3://b/g.mp4,0,val,,,")
+    assert len(load_dataset(dataset(tmp_path, [*GOOD_ROWS, *rows])).manifest) == 7
 
 
 def test_keypoints_paths_are_checked_too(tmp_path: Path):

@@ -12,7 +12,14 @@ from kfp import components
 from fgsgl.cli import main
 from fgsgl.pipelines.pipeline import parameter_defaults, parameter_types
 from fgsgl.pipelines.variants import load_variants
-from fgsgl.settings import NOT_PARAMETERS, NULL_SENTINELS, OTHER_PARAMETERS, TRAIN_KEYS
+from fgsgl.settings import (
+    BY_KEY,
+    NOT_PARAMETERS,
+    NULL_SENTINELS,
+    OTHER_PARAMETERS,
+    TRAIN_KEYS,
+    TRAINING,
+)
 
 VARIANTS = {
     "full": {"fg_sa": True, "cp_a": True, "ml_co": True, "text_granularity": "fine"},
@@ -69,11 +76,40 @@ def test_every_variant_compiles_loads_back_and_carries_its_defaults(compiled: Pa
         assert inputs["variant"].default == name
         for key, value in switches.items():
             assert inputs[key].default == value, (name, key)
-        # everything else keeps the pipeline's default
+        # everything else keeps the pipeline's default, except the laptop's backbone: a
+        # YAML for upload asks for one (the KFP UI will not start a run without it)
         assert inputs["stage1_epochs"].default == defaults["stage1_epochs"]
-        assert inputs["backbone"].default == "tiny-clip"
+        assert inputs["backbone"].default is None and not inputs["backbone"].optional
         assert inputs["gpus"].default == 1
-        assert "default" not in dir(inputs["dataset"]) or inputs["dataset"].default is None
+        required = [n for n, i in inputs.items() if not i.optional]
+        assert sorted(required) == ["backbone", "dataset", "dataset_fingerprint"]
+        assert inputs["dataset"].default is None
+
+
+@pytest.mark.parametrize(
+    ("sets", "backbone"),
+    [
+        (["--config", "paper-smg"], "internvl:OpenGVLab/InternVL2_5-8B@"),
+        (["--set", "model.backbone=clip:/models/clip-vit-b16"], "clip:/models/clip-vit-b16"),
+        (["--set", "model.backbone=tiny-clip"], "tiny-clip"),  # a choice, not the default
+    ],
+)
+def test_a_backbone_chosen_at_compile_time_is_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture, sets: list[str], backbone: str
+) -> None:
+    assert main(["compile", "--out", str(tmp_path), *sets]) == 0
+    component = components.load_component_from_file(str(tmp_path / "fgsgl-full.yaml"))
+    assert component.component_spec.inputs["backbone"].default.startswith(backbone)
+    assert "note: backbone" not in capsys.readouterr().err
+
+
+def test_compiling_for_upload_says_which_parameter_a_run_must_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["compile", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("note: backbone has no default in the YAML")
+    assert "--config paper-smg or --set model.backbone=... compiles a default in" in err
 
 
 def test_gpu_tasks_get_accelerator_node_selector_toleration_shm_and_retries(
@@ -84,9 +120,7 @@ def test_gpu_tasks_get_accelerator_node_selector_toleration_shm_and_retries(
     root_inputs = spec["root"]["inputDefinitions"]["parameters"]
     assert root_inputs["gpu_type"]["defaultValue"] == "nvidia.com/gpu"
     assert root_inputs["gpus"]["defaultValue"] == 1
-    assert root_inputs["gpu_node_selector"]["defaultValue"] == {
-        "cloud.google.com/gke-accelerator": "nvidia-l4"
-    }
+    assert root_inputs["gpu_node_selector"]["defaultValue"] == {}  # any cloud's GPU nodes
     assert root_inputs["gpu_tolerations"]["defaultValue"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
@@ -182,7 +216,8 @@ def test_stage_parameters_match_the_trainers_own_statement_of_what_a_stage_reads
     from fgsgl.train.stages import stage_keys
 
     # every training key is a parameter, or deliberately not one
-    assert set(valid_keys()) == set(TRAIN_KEYS.values()) | set(NOT_PARAMETERS)
+    training_not_parameters = {k for k in NOT_PARAMETERS if BY_KEY[k].step == TRAINING}
+    assert set(valid_keys()) == set(TRAIN_KEYS.values()) | training_not_parameters
     full = TrainConfig()  # all switches on: the stage-1 run the variants share
     for component, stage, always in (
         (train_stage1, 1, {"ablation.ml_co"}),
@@ -293,7 +328,13 @@ def test_a_config_file_carries_its_values_into_the_pipeline_parameters(tmp_path:
 
 def test_every_variant_names_its_steps_and_metrics_alike(compiled: Path) -> None:
     """One evaluation and one stage-2 task in the whole IR, whichever branch runs, so the
-    KFP compare view shows `evaluate` / `metrics` for every variant (no `evaluate-2`)."""
+    KFP compare view shows `evaluate` / `metrics` for every variant (no `evaluate-2`), and
+    `train-stage1` / `train-stage2` with the same training `metrics` and `tensorboard`."""
+    trained = {
+        "model": "system.Model",
+        "metrics": "system.Metrics",
+        "tensorboard": "system.Artifact",
+    }
     for name in VARIANTS:
         spec, _ = load(compiled / f"fgsgl-{name}.yaml")
         by_component: dict[str, list[str]] = {}
@@ -304,5 +345,8 @@ def test_every_variant_names_its_steps_and_metrics_alike(compiled: Path) -> None
         assert by_component["comp-train-stage1"] == ["train-stage1"], name
         outputs = spec["components"]["comp-evaluate"]["outputDefinitions"]["artifacts"]
         assert outputs["metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"
+        for stage in ("comp-train-stage1", "comp-train-stage2"):
+            outputs = spec["components"][stage]["outputDefinitions"]["artifacts"]
+            assert {k: v["artifactType"]["schemaTitle"] for k, v in outputs.items()} == trained
         display = {t["taskInfo"]["name"] for t in all_tasks(spec).values()}
         assert {"evaluate", "train stage 1", "train stage 2"} <= display

@@ -13,6 +13,7 @@ extraction, text encoding and the one-stage marker.
 
 import builtins
 import json
+import os
 import re
 import shutil
 from collections import Counter
@@ -118,7 +119,7 @@ def test_cold_run_of_the_five_ablations_executes_18_tasks(cold: LocalResult, roo
     assert builtins.print is PRINT  # not left indented by tasks that ran side by side
 
 
-def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult) -> None:
+def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult, root: Path) -> None:
     full = cold.runs[0]
     saved = json.loads((Path(full.directory) / "run.json").read_text())
     assert saved["variant"] == "full" and saved["status"] == "succeeded"
@@ -136,6 +137,28 @@ def test_run_records_and_the_kfp_views_of_the_evaluation(cold: LocalResult) -> N
     report = cold.report()
     assert "18 of 40 tasks executed" in report
     assert re.search(r"^no_fg_sa\s+train-stage1\s+cached\s+-\s+runs/full/", report, re.M)
+    # each training task's Metrics are its history; the report says where its curves are
+    stage1 = full.task("train_stage1")
+    history = json.loads((Path(stage1.outputs["model"]) / "history.json").read_text())
+    logged = json.loads(Path(stage1.outputs["metrics"]).read_text())
+    assert logged["best_val_top1"] == max(e["val_top1"] for e in history)
+    assert logged["final_loss_cp"] == history[-1]["loss_cp"] and logged["epochs"] == 1
+    assert set(full.tensorboard) == {"train-stage1", "train-stage2"}
+    assert set(cold.runs[ABLATIONS.index("no_ml_co")].tensorboard) == {"train-stage2"}
+    assert f"tensorboard --logdir {root / 'runs'}" in report
+    for run in cold.runs:
+        for label, logdir in run.tensorboard.items():
+            where = re.escape(os.path.relpath(logdir, root))
+            assert re.search(rf"^{run.name}\s+{label}\s+{where}$", report, re.M), (run.name, label)
+    # what `tensorboard --logdir ROOT/runs` loads: the curves of all 7 trainings that ran
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+
+    board = EventMultiplexer().AddRunsFromDirectory(str(root / "runs"))
+    board.Reload()
+    trained = {logdir for run in cold.runs for logdir in run.tensorboard.values()}
+    assert {str(root / "runs" / name) for name in board.Runs()} == trained
+    assert len(trained) == 7
+    assert all("loss/total" in tags["tensors"] for tags in board.Runs().values())
 
 
 def test_clip_mg_shares_extraction_and_texts_and_ends_with_metrics(
@@ -234,6 +257,7 @@ def test_the_compiled_yaml_loaded_back_is_the_pipeline_that_ran(
     from fgsgl.runtime.runs import RunRecord
 
     sets = [f"--set={k}={v}" for k, v in TINY.items()]
+    sets.append("--set=model.backbone=tiny-clip")  # chosen: a default then (for upload: none)
     args = ["compile", "--variant", "no_cp_a", "--out", str(tmp_path), "--dataset", str(dataset)]
     assert main([*args, *sets, "--retries", "0"]) == 0
     loaded = components.load_component_from_file(str(tmp_path / "fgsgl-no_cp_a.yaml"))

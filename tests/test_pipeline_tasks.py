@@ -1,5 +1,6 @@
 """What a training task does around the library in a pod: resume state that survives a
-retried pod (a real GCS emulator), the DeepSpeed switch, the torchrun command line."""
+retried pod (a real GCS emulator), TensorBoard curves in the store while the task trains,
+the DeepSpeed switch, the torchrun command line."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fgsgl import storage
 from fgsgl.runtime.parameters import training_overrides
 from fgsgl.runtime.tasks import deepspeed_argument, resumable_output, torchrun_command
 
-pytest_plugins = ("gcs_emulator",)  # the `gcs` fixture
+pytest_plugins = ("object_stores",)  # the `gcs`, `s3` and `store` fixtures
 
 
 def wait_for(predicate, timeout: float = 20.0) -> None:
@@ -22,8 +23,8 @@ def wait_for(predicate, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def test_a_retried_pod_resumes_from_the_checkpoints_of_the_attempt_before(gcs, tmp_path: Path):
-    uri = gcs.uri("root/run-1/train-stage2/model")  # KFP gives every retry this same URI
+def test_a_retried_pod_resumes_from_the_checkpoints_of_the_attempt_before(store, tmp_path: Path):
+    uri = store.uri("root/run-1/train-stage2/model")  # KFP gives every retry this same URI
     resume = uri + ".resume/checkpoints"
 
     # attempt 1: two epochs written, then the node goes away
@@ -49,6 +50,47 @@ def test_a_retried_pod_resumes_from_the_checkpoints_of_the_attempt_before(gcs, t
         (ckpt / "last.pt").write_bytes(b"state after epoch 3")
     # finished: the output goes up with the artifact; the resume copy is gone
     assert storage.list_files(resume) == {}
+
+
+def test_the_curves_reach_their_artifact_uri_while_training_and_survive_a_retry(
+    store, tmp_path: Path
+) -> None:
+    from train_fixtures import read_scalars
+
+    from fgsgl.train.events import TensorBoardLog
+
+    uri = store.uri("root/run-1/train-stage1/model")
+    tb_uri = store.uri("root/run-1/train-stage1/tensorboard")  # what Tensorboards is given
+
+    def remote_curves(into: Path) -> dict:
+        for name in storage.list_files(tb_uri + "/"):
+            storage.download(storage.join(tb_uri, name), into / name)
+        return read_scalars(into)
+
+    first = tmp_path / "pod1"
+    live = {str(first / "tensorboard"): tb_uri}
+    with (
+        pytest.raises(RuntimeError, match="preempted"),
+        resumable_output(str(first / "model"), uri, live=live, interval=0.05, live_interval=0.05),
+    ):
+        curves = TensorBoardLog(first / "tensorboard")
+        curves.step(1, {"total": 2.5}, lr=1e-3)
+        wait_for(lambda: bool(storage.list_files(tb_uri + "/")))  # mid-training, in the store
+        assert remote_curves(tmp_path / "seen")["loss/total"] == [(1, 2.5)]
+        curves.step(2, {"total": 2.0}, lr=1e-3)
+        curves.close()
+        raise RuntimeError("preempted")
+
+    second = tmp_path / "pod2"
+    live = {str(second / "tensorboard"): tb_uri}
+    with resumable_output(str(second / "model"), uri, live=live, interval=0.05):
+        assert read_scalars(second / "tensorboard")["loss/total"] == [(1, 2.5), (2, 2.0)]
+        curves = TensorBoardLog(second / "tensorboard", resume_step=1)
+        curves.step(2, {"total": 1.5}, lr=1e-3)
+        curves.close()
+    # after success the artifact's URI holds both attempts' files: one curve, step 2 redone
+    assert len(storage.list_files(tb_uri + "/")) == 2
+    assert remote_curves(tmp_path / "after")["loss/total"] == [(1, 2.5), (2, 1.5)]
 
 
 def test_local_outputs_need_no_mirror(tmp_path: Path) -> None:

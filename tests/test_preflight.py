@@ -93,6 +93,9 @@ def test_the_paper_dry_run_shows_the_fetch_steps_pinned_revisions_and_15_epochs(
     names = steps.removeprefix("steps: ").split(", ")
     assert names.index("fetch-backbone") < names.index("train-stage1")
     assert names.index("fetch-text-encoder") < names.index("encode-text")
+    # after both branches of the ML-CO condition: stage 2, then the evaluation
+    assert names.index("train-stage1") < names.index("train-stage2") < names.index("evaluate")
+    assert names.index("start-one-stage") < names.index("train-stage2")
     hub = "the vision part is fetched once from the Hugging Face hub at commit e9e4c0dc1db5"
     assert f"weights: backbone internvl:{PINNED}: {hub}" in out
     assert 'selection="run"' in out and "best val top-1 of the whole run kept" in out

@@ -1,5 +1,5 @@
 """Kill a training process after an epoch checkpoint, rerun the same command: the finished
-result equals an uninterrupted run (history and weights, same seed, CPU)."""
+result equals an uninterrupted run (history, weights and TensorBoard curves, same seed, CPU)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from train_fixtures import kill_after_first_epoch, make_artifacts, tiny_clip_backbone
+from train_fixtures import kill_after_first_epoch, make_artifacts, read_scalars, tiny_clip_backbone
 
 from fgsgl.train import load_model, train
 from fgsgl.train.artifact import read_history
@@ -50,3 +50,11 @@ def test_kill_and_rerun_equals_an_uninterrupted_run(tmp_path):
     assert resumed.keys() == ref.keys()
     assert all(torch.equal(v, ref[k]) for k, v in resumed.items())
     assert os.listdir(out / "checkpoints") == ["last.pt"]
+    # the curves: the killed attempt's file and the resumed one's, each step drawn once
+    # (TensorBoard's purge marker hides what the kill left past the checkpoint)
+    curves, ref_curves = read_scalars(out / "tensorboard"), read_scalars(reference / "tensorboard")
+    assert len(list((out / "tensorboard").iterdir())) == 2
+    assert curves.keys() == ref_curves.keys() >= {"loss/total", "optim/lr", "top1/val"}
+    assert [s for s, _ in curves["loss/total"]] == [1, 2, 3, 4, 5, 6]
+    for tag, points in ref_curves.items():
+        assert curves[tag] == [(s, pytest.approx(v, rel=1e-6)) for s, v in points], tag

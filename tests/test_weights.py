@@ -20,7 +20,7 @@ from fgsgl.hashing import sha256_file
 from fgsgl.hub import parse_ref, resolve
 from fgsgl.weights import CHECKPOINT_KINDS, NO_CHECKPOINT, checkpoint_of, fetch_weights
 
-pytest_plugins = ("gcs_emulator",)  # the `gcs` fixture
+pytest_plugins = ("object_stores",)  # the `gcs`, `s3` and `store` fixtures
 
 COMMIT = "e9e4c0dc1db56bfab10458671519b7fa3dd29463"
 REPO = "OpenGVLab/InternVL2_5-tiny"
@@ -150,10 +150,10 @@ def test_an_empty_or_wrong_mirror_is_one_clear_error(checkpoint, tmp_path):
         )
 
 
-def test_a_gcs_mirror_serves_the_fetch(checkpoint, tmp_path, gcs):
+def test_an_object_store_mirror_serves_the_fetch(checkpoint, tmp_path, store):
     spec = f"{REPO}@{COMMIT}"
-    storage.upload_dir(checkpoint, gcs.uri(f"hf/{spec}"))
-    meta = fetch_weights(f"internvl:{spec}", tmp_path / "w", part="vision", mirror=gcs.uri("hf"))
+    storage.upload_dir(checkpoint, store.uri(f"hf/{spec}"))
+    meta = fetch_weights(f"internvl:{spec}", tmp_path / "w", part="vision", mirror=store.uri("hf"))
     assert meta["source"] == "mirror" and set(meta["files"]) >= VISION_SHARDS
     assert meta["commit"] == COMMIT  # the name pins it
     assert LANGUAGE_SHARD not in meta["files"]

@@ -208,3 +208,13 @@ def kill_after_first_epoch(cmd: list[str], out: Path) -> None:
     assert proc.returncode == -signal.SIGKILL, "".join(seen)[-3000:]
     assert (out / "checkpoints" / "last.pt").is_file()
     assert not (out / "metadata.json").exists()
+
+
+def read_scalars(logdir: Path) -> dict[str, list[tuple[int, float]]]:
+    """TensorBoard tag -> [(step, value)] of the event files in `logdir`, read back by
+    TensorBoard's own loader (which applies a resumed run's purge marker)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}

@@ -226,7 +226,7 @@ def _clip_video(ds: Dataset, clip: Any, out: Path) -> tuple[str, float]:
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_suffix(".part.mp4")
     if whole:
-        if storage.is_gcs(source):
+        if storage.is_remote(source):
             storage.download(source, part)
         else:
             shutil.copyfile(source, part)

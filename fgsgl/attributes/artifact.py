@@ -214,7 +214,7 @@ def _derive(
 def _load(ds: Dataset, file: str) -> np.ndarray | str:
     uri = ds.keypoints_uri(file)
     try:
-        if storage.is_gcs(uri):
+        if storage.is_remote(uri):
             import io
 
             array = np.load(io.BytesIO(storage.read_bytes(uri)))
@@ -229,7 +229,7 @@ def _load(ds: Dataset, file: str) -> np.ndarray | str:
 
 def video_fps(uri: str) -> float:
     """The video's frame rate (container metadata), DEFAULT_FPS where it cannot be read."""
-    if storage.is_gcs(uri) or not Path(uri).is_file():
+    if storage.is_remote(uri) or not Path(uri).is_file():
         return DEFAULT_FPS
     try:
         import av

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dataset", metavar="DATASET", help="dataset directory or gs:// prefix")
+    p.add_argument("dataset", metavar="DATASET", help="dataset directory, gs:// or s3:// prefix")
     p.add_argument("out", metavar="OUT", help="the attributes artifact folder to write")
     p.add_argument(
         "--mode",

@@ -12,7 +12,7 @@ from fgsgl.registry import Registry
 
 VALIDATE_HELP = """\
 Check a dataset directory (manifest.csv or manifest.parquet, and classes.csv; a local
-path or a gs:// prefix). Prints a summary (clips per split and class, subjects,
+path or a gs:// or s3:// prefix). Prints a summary (clips per split and class, subjects,
 fine-grained attribute coverage) when it is valid; otherwise lists every problem with
 its file and row number and exits 1."""
 
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=VALIDATE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dataset", metavar="DATASET", help="dataset directory or gs:// prefix")
+    p.add_argument("dataset", metavar="DATASET", help="dataset directory, gs:// or s3:// prefix")
     p.add_argument(
         "--need-fg-text",
         action="store_true",

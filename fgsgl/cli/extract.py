@@ -15,7 +15,7 @@ EXTRACT_HELP = """\
 Sample T frames of every clip (the middle frame of T equal segments of its frame range)
 with decord, resize them to S x S while decoding, and write a frames artifact to OUT:
 fixed-shape uint8 clips in memory-mappable shards, index.csv, failures.csv and
-metadata.json (docs/artifacts.md). DATASET and OUT may be local paths or gs:// URIs.
+metadata.json (docs/artifacts.md). DATASET and OUT may be local paths, gs:// or s3:// URIs.
 
 A bad clip (missing, empty, corrupt, truncated, no frames) goes to failures.csv with the
 decoder's message and the rest goes on; if more than --max-failure-ratio of the clips

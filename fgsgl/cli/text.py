@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dataset", metavar="DATASET", help="dataset directory or gs:// prefix")
+    p.add_argument("dataset", metavar="DATASET", help="dataset directory, gs:// or s3:// prefix")
     p.add_argument("out", metavar="OUT", help="output folder (replaced when the step succeeds)")
     p.add_argument(
         "--encoder",

@@ -22,7 +22,7 @@ the class text instead of the clip's fine-grained text, and ml_co=false trains a
 Each epoch ends with a validation top-1 and a checkpoint in OUT/checkpoints; rerunning the
 same command after an interruption resumes from the last one. OUT receives the model
 (LoRA adapter or backbone, heads), config.yaml (every value), history.json and
-metadata.json.
+metadata.json; OUT/tensorboard the curves as they train (`tensorboard --logdir OUT`).
 
 Several GPUs in one pod (one process per GPU; each reads RANK/LOCAL_RANK/WORLD_SIZE):
   deepspeed --num_gpus N --no_local_rank --module fgsgl train FRAMES TEXTS OUT ... --deepspeed
@@ -52,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="the backbone's checkpoint as a weights artifact (`fgsgl fetch-weights`); "
         "default: read it from the name's folder or the Hugging Face cache/hub",
+    )
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="where the TensorBoard event files go, written while training (per-step "
+        "losses and learning rate, per-epoch accuracies); default: OUT/tensorboard",
     )
     p.add_argument("--config", metavar="FILE", help="training config YAML (nested or dotted)")
     p.add_argument(
@@ -88,6 +94,7 @@ def run_train(args: argparse.Namespace) -> int:
         overrides=args.overrides,
         deepspeed=args.deepspeed,
         weights=args.weights,
+        tensorboard=args.tensorboard,
     )
     if summary.get("out") is not None:
         print(json.dumps(summary, indent=2))

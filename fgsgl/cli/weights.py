@@ -21,7 +21,7 @@ give an artifact without files. Pin hub ids to a commit (ORG/NAME@COMMIT): an un
 is fetched at whatever main is today, with a warning naming the commit to pin.
 
 The files come from the Hugging Face hub (or its local cache), from a local folder when
-NAME names one, or from --mirror: a folder or gs:// prefix that holds each model under its
+NAME names one, or from --mirror: a folder, gs:// or s3:// prefix that holds each model under its
 name as written (MIRROR/ORG/NAME@REVISION/, e.g. made with `huggingface-cli download
 ORG/NAME --revision REVISION --local-dir MIRROR/ORG/NAME@REVISION`), for clusters with no
 hub access. Then `fgsgl train ... --weights OUT`, `fgsgl evaluate ... --weights OUT` and
@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", metavar="NAME", help="backbone or text-encoder name")
     p.add_argument("out", metavar="OUT", help="the weights artifact folder to write")
     p.add_argument("--part", choices=("vision", "language"), required=True, help="which part")
-    p.add_argument("--mirror", metavar="DIR|gs://...", help="take hub ids from this mirror")
+    p.add_argument(
+        "--mirror", metavar="DIR|URL", help="take hub ids from this mirror (gs://, s3://)"
+    )
     p.set_defaults(func=run_fetch)
 
 

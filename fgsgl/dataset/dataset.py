@@ -37,7 +37,7 @@ KEYPOINT_RECORDS = ("keypoints.json", "import.json", "synthmg.json")
 class Dataset:
     """A dataset directory that passed validation; tables have the contract's dtypes.
 
-    `root` is an absolute local path or a gs:// prefix (no trailing slash); manifest rows
+    `root` is an absolute local path or a gs:// / s3:// prefix (no trailing slash); manifest rows
     keep the file's order, classes are sorted by id.
     """
 
@@ -63,8 +63,8 @@ class Dataset:
         ]
 
     def resolve(self, path: str) -> str:
-        """A manifest path as an absolute local path or gs:// URI (relative to the root)."""
-        if storage.is_gcs(path) or Path(path).is_absolute():
+        """A manifest path as an absolute local path, gs:// or s3:// URI (relative to the root)."""
+        if storage.is_remote(path) or Path(path).is_absolute():
             return path
         return storage.join(self.root, path)
 
@@ -130,8 +130,8 @@ class Dataset:
     def fingerprint(self, *, videos: bool = False) -> str:
         """Full SHA-256 hex over the canonical tables (16 characters are shown to people).
 
-        videos=True adds each video's (and keypoints file's) size and mtime, or gs://
-        generation, so that a cache key changes when a video is replaced.
+        videos=True adds each video's (and keypoints file's) size and mtime, or the
+        object's version in a store, so that a cache key changes when a video is replaced.
         """
         digest = tables_fingerprint(self.manifest, self.classes)
         if not videos:
@@ -147,7 +147,7 @@ class Dataset:
 
 def _root(root: str | Path) -> str:
     text = str(root)
-    if storage.is_gcs(text):
+    if storage.is_remote(text):
         return text.rstrip("/")
     path = Path(text).expanduser().resolve()
     if not path.is_dir():
@@ -174,7 +174,7 @@ def _manifest_file(root: str) -> str:
 
 
 def load_dataset(root: str | Path, *, need_fg_text: bool = False) -> Dataset:
-    """Read and validate a dataset directory (local or gs://).
+    """Read and validate a dataset directory (local, gs:// or s3://).
 
     Raises DatasetError whose `.problems` lists every problem found in both tables, each
     naming the file and row.

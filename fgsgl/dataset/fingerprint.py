@@ -4,7 +4,7 @@ KFP's cache key does not look inside artifacts, so the pipeline passes a fingerp
 dataset as a parameter. It hashes the normalised tables, not the file bytes: a manifest.csv
 and a manifest.parquet holding the same table agree, and reformatting a CSV (quotes,
 blank lines) does not invalidate a cache. Optionally the videos' size and modification
-time (local) or generation (gs://) are added, so that replacing a video changes the key
+time (local) or object version (gs://, s3://) are added, so that replacing a video changes the key
 without reading every video's bytes.
 """
 
@@ -48,33 +48,29 @@ def tables_fingerprint(manifest: pd.DataFrame, classes: pd.DataFrame) -> str:
 def file_stats(uris: Iterable[str]) -> list[list[Any]]:
     """[uri, size, version] per file, sorted by uri; size and version None when missing.
 
-    version is st_mtime_ns for local files and the object generation for gs:// objects.
-    gs:// objects are listed once per bucket under their common prefix, not one request each.
+    version is st_mtime_ns for local files and the store's version of an object (GCS
+    generation, S3 version id or modification time). Objects are listed once per bucket
+    under their common prefix, not one request each.
     """
     unique = sorted(set(uris))
     stats: dict[str, list[Any]] = {}
     by_bucket: dict[str, list[str]] = defaultdict(list)
     for uri in unique:
-        if storage.is_gcs(uri):
-            bucket, name = storage.split_gcs(uri)
-            by_bucket[bucket].append(name)
+        if storage.is_remote(uri):
+            by_bucket[uri[: uri.index("://") + 3] + storage.bucket_of(uri)].append(uri)
             continue
         try:
             st = os.stat(uri)
             stats[uri] = [uri, st.st_size, st.st_mtime_ns]
         except OSError:
             stats[uri] = [uri, None, None]
-    for bucket, names in by_bucket.items():
+    for names in by_bucket.values():
         prefix = posixpath.commonprefix(names)
         prefix = prefix[: prefix.rfind("/") + 1]
-        listed = {
-            b.name: (b.size, b.generation)
-            for b in storage.client().list_blobs(bucket, prefix=prefix or None)
-        }
-        for name in names:
-            size, generation = listed.get(name, (None, None))
-            uri = f"gs://{bucket}/{name}"
-            stats[uri] = [uri, size, generation]
+        listed = storage.list_files(prefix)
+        for uri in names:
+            found = listed.get(uri[len(prefix) :])
+            stats[uri] = [uri, found["size"], found["version"]] if found else [uri, None, None]
     return [stats[u] for u in unique]
 
 

@@ -74,10 +74,19 @@ def as_text(value: Any) -> str | None:
 
 def path_problem(value: str) -> str | None:
     """Why a manifest path is unusable, or None: relative paths must stay inside the root."""
-    if value.startswith("gs://"):
-        return None if len(value) > len("gs://") else "is an empty gs:// URI"
     if "://" in value:
-        return "uses a URI scheme other than gs://; only local paths and gs:// URIs are read"
+        from fgsgl import storage
+
+        name = storage.scheme(value)
+        if name not in storage.DRIVERS:
+            return (
+                f"uses the URI scheme {value.split('://')[0]}://; only local paths and "
+                "gs:// or s3:// URIs are read"
+            )
+        bucket, _, key = value.split("://", 1)[1].partition("/")
+        if not bucket or not key.strip("/"):
+            return f"names no object (expected {name}://BUCKET/PATH)"
+        return None
     if value.startswith("/"):
         return None
     normal = posixpath.normpath(value.replace("\\", "/"))
@@ -390,7 +399,7 @@ def missing_file_problems(manifest: pd.DataFrame, root: str, where: RowNamer) ->
     from fgsgl.dataset.fingerprint import file_stats
 
     def resolve(path: str) -> str:
-        return path if storage.is_gcs(path) or path.startswith("/") else storage.join(root, path)
+        return path if storage.is_remote(path) or path.startswith("/") else storage.join(root, path)
 
     wanted = [
         (i, name, resolve(value))

@@ -13,7 +13,7 @@ Each video of the dataset is decoded once, in order, by fgsgl's decoder (decord,
 Either way a video's file has one row per video frame (rows not estimated: confidence 0).
 
 OUT is a dataset directory: manifest.csv (the input's rows; `video` the input's videos as
-absolute paths or gs:// URIs, `keypoints` the file relative to OUT, empty for a video that
+absolute paths, gs:// or s3:// URIs, `keypoints` the file relative to OUT, empty for a video that
 failed), classes.csv, keypoints.json (joints, source, coordinates, per-video counts) and
 failures.csv (clip_id, video, error: every clip of a video that could not be read or
 estimated; the other videos go on). Keypoints: keypoints/<video>-<key>.npy, float32
@@ -85,7 +85,7 @@ class Estimator(Protocol):
 
 @dataclass
 class _Video:
-    uri: str  # absolute path or gs:// URI
+    uri: str  # absolute path, gs:// or s3:// URI
     clips: list[str]
     ranges: list[tuple[int, int]] | None  # inclusive; None: the whole video
     file: str = ""  # relative to OUT
@@ -167,13 +167,13 @@ def _check_arguments(model: str, frames: str, max_side: int, max_failure_ratio: 
 
 def _out_dir(out: str, ds: Dataset) -> Path:
     """OUT: new, or an earlier run's output; never the input or another dataset."""
-    if storage.is_gcs(str(out)):
+    if storage.is_remote(str(out)):
         raise UsageError(
             f"{out}: OUT must be a local directory (on Kubeflow the component writes to its "
-            "artifact's path, which a gs:// pipeline root mounts)"
+            "artifact's path, which KFP uploads to the pipeline root)"
         )
     path = Path(out).expanduser().resolve()
-    if not storage.is_gcs(ds.root) and path == Path(ds.root):
+    if not storage.is_remote(ds.root) and path == Path(ds.root):
         raise UsageError(f"{out}: OUT is the input dataset; write the keypoints elsewhere")
     if path.exists() and not path.is_dir():
         raise FgsglError(f"{out}: exists and is not a directory")
@@ -228,7 +228,7 @@ def _file_name(v: _Video, settings: dict[str, Any]) -> str:
     """keypoints/<video stem>-<key>.npy; the key changes when the video, its ranges or the
     settings do, so a rerun knows which files still hold."""
     stat: list[int] = []
-    if not storage.is_gcs(v.uri) and os.path.isfile(v.uri):
+    if not storage.is_remote(v.uri) and os.path.isfile(v.uri):
         s = os.stat(v.uri)
         stat = [s.st_size, s.st_mtime_ns]
     key = json.dumps([v.uri, stat, v.ranges, settings], sort_keys=True, default=str)
@@ -331,7 +331,7 @@ def _estimate_video(v: _Video, out: Path, estimator: Estimator, max_side: int) -
 
 
 def _local(uri: str, scratch: Path) -> str:
-    if not storage.is_gcs(uri):
+    if not storage.is_remote(uri):
         return uri
     return str(storage.download(uri, scratch / Path(uri).name))
 

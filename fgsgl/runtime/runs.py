@@ -20,6 +20,7 @@ from fgsgl.errors import FgsglError
 from fgsgl.evaluate.metrics import METRIC_KEYS
 
 RUN_FILE = "run.json"
+TENSORBOARD = "tensorboard"  # the training components' output of TensorBoard event files
 
 
 @dataclass
@@ -82,6 +83,11 @@ class RunRecord:
     def evaluation(self) -> str | None:
         ev = [t for t in self.tasks if t.step == "evaluate" and "evaluation" in t.outputs]
         return ev[0].outputs["evaluation"] if ev else None
+
+    @property
+    def tensorboard(self) -> dict[str, str]:
+        """The TensorBoard log directory of each training task (task label -> URI)."""
+        return {t.label: t.outputs[TENSORBOARD] for t in self.tasks if TENSORBOARD in t.outputs}
 
     @property
     def report(self) -> str | None:
@@ -166,6 +172,17 @@ def tasks_table(runs: Sequence[RunRecord], base: str | os.PathLike | None = None
             secs = f"{t.seconds:.1f}s" if t.executed or t.status == "failed" else "-"
             rows.append([run.name, t.label, t.status, secs, where])
     return format_table(["run", "task", "status", "time", "outputs"], rows)
+
+
+def tensorboard_table(runs: Sequence[RunRecord], base: str | os.PathLike | None = None) -> str:
+    """Where each training task's TensorBoard event files are (a cached task's lie in the
+    run that trained it)."""
+    rows = [
+        [run.name, label, _relative(logdir, base)]
+        for run in runs
+        for label, logdir in run.tensorboard.items()
+    ]
+    return format_table(["run", "task", "tensorboard logdir"], rows)
 
 
 def metrics_table(runs: Sequence[RunRecord], base: str | os.PathLike | None = None) -> str:

@@ -7,10 +7,20 @@ pod receives that same executor input. So the output URI is the key under which 
 finds the previous attempt's progress:
 - a local URI (kfp.local, or a pipeline root on a mounted volume): the output directory is
   the URI itself, and the trainer resumes from `<out>/checkpoints/` on its own;
-- a gs:// URI: the pod writes to a local staging copy that KFP uploads only after success,
-  so a preempted pod would lose it. `resumable_output` therefore mirrors
+- an object-store URI (gs://, s3://): the pod writes to a local staging copy that KFP
+  uploads only after success, so a preempted pod would lose it. `resumable_output` mirrors
   `<out>/checkpoints/` to `<uri>.resume/checkpoints/` while the step runs, restores it at the
-  start of a retry, and deletes it after success.
+  start of a retry, and deletes it after success (every FGSGL_MIRROR_INTERVAL_S, 60 s by
+  default). A store the pod cannot reach costs the mirror, not the training: a warning,
+  and a retry would start the step over.
+
+Curves while training. KFP uploads a task's outputs when it ends, so TensorBoard could not
+show a remote run until then. `resumable_output` therefore also mirrors each `live`
+directory (the task's `tensorboard` artifact: event files, fgsgl.train.events) to its own
+artifact URI while the task runs, every LIVE_INTERVAL_S: point TensorBoard, or Kubeflow's
+Tensorboards app, at that URI (the task logs it) and it follows the training. A retry
+first downloads what the attempt before it mirrored, so the artifact keeps the whole curve
+(TensorBoard's purge marker hides the steps that attempt logged past its checkpoint).
 
 Several GPUs in one pod: `train_task` launches `fgsgl train` under torchrun, one process
 per visible GPU, on a DeepSpeed engine (the trainer drives several processes only through
@@ -30,11 +40,12 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from fgsgl import storage
+from fgsgl.errors import FgsglError
 from fgsgl.runtime.parameters import training_overrides
 
 log = logging.getLogger("fgsgl.runtime.tasks")
@@ -42,8 +53,20 @@ log = logging.getLogger("fgsgl.runtime.tasks")
 CHECKPOINTS = "checkpoints"
 RESUME_SUFFIX = ".resume"
 MIRROR_INTERVAL_S = 60.0
+MIRROR_INTERVAL_ENV = "FGSGL_MIRROR_INTERVAL_S"
+LIVE_INTERVAL_S = 30.0  # the TensorBoard events: small files, watched while they grow
 LAST = "last.pt"  # the commit of an epoch (fgsgl.train.checkpoint): uploaded after the rest
 DEEPSPEED_OFF, DEEPSPEED_ON = "off", "on"
+
+
+def mirror_interval() -> float:
+    """Seconds between checkpoint mirror passes: MIRROR_INTERVAL_S, or the environment's
+    FGSGL_MIRROR_INTERVAL_S (shorter on nodes preempted often, longer for big models)."""
+    text = os.environ.get(MIRROR_INTERVAL_ENV, "")
+    try:
+        return float(text) if text else MIRROR_INTERVAL_S
+    except ValueError:
+        raise FgsglError(f"{MIRROR_INTERVAL_ENV}={text!r}: expected seconds, e.g. 60") from None
 
 
 def train_task(
@@ -57,12 +80,16 @@ def train_task(
     init: str | None = None,
     weights: str | None = None,
     deepspeed: str = DEEPSPEED_OFF,
+    tensorboard: str | None = None,
+    tensorboard_uri: str | None = None,
 ) -> dict[str, Any]:
     """Train one stage as a pipeline task: resumable across pod retries, on every local GPU.
 
     `params` are the component's own parameters by name; the training ones become config
     overrides (fgsgl.settings.TRAIN_KEYS), the rest are ignored. `weights`: the
-    fetched backbone checkpoint (fgsgl.weights), used when it holds files.
+    fetched backbone checkpoint (fgsgl.weights), used when it holds files. `tensorboard`:
+    the local directory of the task's TensorBoard artifact, `tensorboard_uri` its URI
+    (mirrored live when remote).
     """
     from fgsgl.weights import has_files
 
@@ -70,13 +97,19 @@ def train_task(
     init = init_path(init)
     overrides = training_overrides(params)
     ds = deepspeed_argument(deepspeed)
-    with resumable_output(out, out_uri):
+    live = {tensorboard: tensorboard_uri} if tensorboard and tensorboard_uri else {}
+    if tensorboard_uri:
+        log.info("TensorBoard logs of this task: %s (live while it trains)", tensorboard_uri)
+    with resumable_output(out, out_uri, live=live, interval=mirror_interval()):
         gpus = _visible_gpus()
         if gpus > 1:
             if ds is None:
                 log.info("%d GPUs: training on DeepSpeed's default config (deepspeed=off)", gpus)
                 ds = ""
-            cmd = torchrun_command(gpus, stage, frames, texts, out, init, weights, overrides, ds)
+            cmd = torchrun_command(
+                gpus, stage, frames, texts, out, init, weights, overrides, ds,
+                tensorboard=tensorboard,
+            )  # fmt: skip
             return _torchrun(cmd, gpus, out)
         from fgsgl.train.run import train
 
@@ -89,6 +122,7 @@ def train_task(
             weights=weights,
             overrides=overrides,
             deepspeed=ds,
+            tensorboard=tensorboard,
         )
 
 
@@ -124,38 +158,76 @@ def deepspeed_argument(value: str) -> str | None:
 
 
 @contextlib.contextmanager
-def resumable_output(out: str, uri: str, *, interval: float = MIRROR_INTERVAL_S) -> Iterator[None]:
-    """Keep `<out>/checkpoints/` recoverable by a retry of this task (see the module doc).
+def resumable_output(
+    out: str,
+    uri: str,
+    *,
+    live: Mapping[str, str] | None = None,
+    interval: float = MIRROR_INTERVAL_S,
+    live_interval: float = LIVE_INTERVAL_S,
+) -> Iterator[None]:
+    """Keep `<out>/checkpoints/` recoverable by a retry of this task, and each `live`
+    directory (local path -> its artifact's URI) visible at that URI while the task runs
+    (see the module doc).
 
-    Only gs:// URIs need (and get) a mirror; elsewhere this does nothing.
+    Only remote URIs need (and get) mirrors; elsewhere the outputs are written in place.
     """
-    if not storage.is_gcs(uri):
+    if not storage.is_remote(uri):
         yield
         return
     remote = uri.rstrip("/") + RESUME_SUFFIX + "/" + CHECKPOINTS + "/"
     local = Path(out) / CHECKPOINTS
-    restored = _download_prefix(remote, local)
+    try:
+        restored = _download_prefix(remote, local)
+    except FgsglError as e:  # the store unreachable from the pod: train, without the net
+        log.warning("no checkpoint mirror (%s): a retried pod would start this step over", e)
+        yield
+        return
     if restored:
         log.info(
             "resuming from %d checkpoint file(s) of an earlier attempt at %s", restored, remote
         )
-    mirror = _Mirror(local, remote, interval)
-    mirror.start()
+    watched = []
+    for path, target in (live or {}).items():
+        target = target.rstrip("/") + "/"
+        _download_prefix(target, Path(path))  # the attempt before's curve, kept whole
+        watched.append(_Mirror(Path(path), target, live_interval, name="fgsgl-live-mirror"))
+    # a checkpoint reaches the store after the curve up to it: a retry never lacks steps
+    mirror = _Mirror(local, remote, interval, before_commit=[m.sync for m in watched])
+    for m in (mirror, *watched):
+        m.start()
     try:
         yield
     except BaseException:
         mirror.stop(final_sync=True)  # the retry resumes from the latest epoch
+        for m in watched:
+            m.stop(final_sync=True)
         raise
     mirror.stop(final_sync=False)
-    _delete_prefix(remote)
+    for m in watched:
+        m.stop(final_sync=True)  # complete at its URI now, before KFP's own upload
+    try:
+        _delete_prefix(remote)
+    except FgsglError as e:  # the step succeeded; only a leftover copy stays
+        log.warning("the resume copy at %s stays (%s)", remote, e)
 
 
 class _Mirror(threading.Thread):
     """Uploads files under `local` that changed since the last pass, every `interval` s."""
 
-    def __init__(self, local: Path, remote: str, interval: float) -> None:
-        super().__init__(name="fgsgl-checkpoint-mirror", daemon=True)
+    def __init__(
+        self,
+        local: Path,
+        remote: str,
+        interval: float,
+        *,
+        name: str = "fgsgl-checkpoint-mirror",
+        before_commit: Sequence[Callable[[], Any]] = (),
+    ) -> None:
+        super().__init__(name=name, daemon=True)
         self.local, self.remote, self.interval = local, remote, interval
+        self.before_commit = before_commit  # run before LAST (an epoch's commit) goes up
+        self._lock = threading.Lock()  # a pass at a time: the thread's, or another's
         self._halt = threading.Event()
         self._seen: dict[str, tuple[int, int]] = {}
 
@@ -170,6 +242,10 @@ class _Mirror(threading.Thread):
             self.sync()
 
     def sync(self) -> int:
+        with self._lock:
+            return self._sync()
+
+    def _sync(self) -> int:
         if not self.local.is_dir():
             return 0
         sent = 0
@@ -186,10 +262,16 @@ class _Mirror(threading.Thread):
             stamp = (st.st_size, st.st_mtime_ns)
             if self._seen.get(rel) == stamp:
                 continue
+            if rel == LAST:
+                for sync in self.before_commit:
+                    sync()
             try:
                 storage.upload(path, self.remote + rel)
             except FileNotFoundError:
                 continue  # replaced while we read it; the next pass sends the new one
+            except FgsglError as e:  # the store failed past its retries: try next pass
+                log.warning("%s: not mirrored this time (%s)", rel, e)
+                continue
             self._seen[rel] = stamp
             sent += 1
         return sent
@@ -232,6 +314,8 @@ def torchrun_command(
     weights: str | None,
     overrides: Mapping[str, Any],
     deepspeed: str,
+    *,
+    tensorboard: str | None = None,
 ) -> list[str]:
     """The `fgsgl train` command line of one stage under torchrun (values as YAML, which
     `fgsgl train --set` reads back to the same values)."""
@@ -246,6 +330,8 @@ def torchrun_command(
         cmd += ["--init", init]
     if weights:
         cmd += ["--weights", weights]
+    if tensorboard:
+        cmd += ["--tensorboard", tensorboard]
     for key, value in overrides.items():
         text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...")
         cmd += ["--set", f"{key}={text}"]

@@ -182,10 +182,10 @@ def fg_missing_reason(with_text: int, clips: int, attributes: str | None) -> str
 
 
 def _check_out(out: str) -> Path:
-    if storage.is_gcs(out):
+    if storage.is_remote(out):
         raise FgsglError(
             f"{out}: the texts artifact is written to a local folder (KFP mounts artifacts "
-            "as local paths); copy it to gs:// afterwards"
+            "as local paths); copy it to the store afterwards"
         )
     return Path(out)
 

@@ -8,7 +8,7 @@
 Modules: config (the training config), stages (the stage/ablation table), data (clips
 from the frames artifact), optim (AdamW + schedule), trainer (the loop), checkpoint
 (epoch-end state and resume), deepspeed_engine (--deepspeed), artifact (the model
-artifact), run (`train`, which ties them together).
+artifact), events (the TensorBoard curves), run (`train`, which ties them together).
 """
 
 from __future__ import annotations

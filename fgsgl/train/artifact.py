@@ -7,6 +7,7 @@ evaluation and by stage 2's --init.
     adapter/ | backbone.safetensors, heads.safetensors   the model's own save (fgsgl.model)
     history.json    one entry per epoch
     checkpoints/    the resume state (fgsgl.train.checkpoint)
+    tensorboard/    the curves as TensorBoard events (`fgsgl train`; fgsgl.train.events)
 
 metadata.json is written last: its presence means the run finished.
 """
@@ -64,6 +65,31 @@ def load_model(path: str | Path, *, weights: str | None = None) -> tuple[Any, Tr
 
 def read_history(path: str | Path) -> list[dict[str, Any]]:
     return json.loads((Path(path) / HISTORY_JSON).read_text())
+
+
+def training_metrics(path: str | Path) -> dict[str, float]:
+    """A finished stage's headline numbers, for the KFP Metrics artifact of its task: the
+    model selection (best_val_top1, best_epoch), the last epoch's mean loss terms
+    (final_loss, final_loss_cls, ...: the stage's own terms only), and its cost (epochs,
+    seconds: the epochs' sum, samples_per_s: their mean training rate).
+
+    Read from the artifact rather than from `train`'s return value, so that a task trained
+    under torchrun, resumed, or found finished reports the same numbers.
+    """
+    meta = read_metadata(Path(path), KIND)
+    history = read_history(path)
+    last = history[-1]
+    values: dict[str, Any] = {
+        "best_val_top1": meta["best_val_top1"],
+        "best_epoch": meta["best_epoch"],
+        "epochs": meta["epochs"],
+        **{f"final_{k}": v for k, v in last.items() if k == "loss" or k.startswith("loss_")},
+        "seconds": sum(e["seconds"] for e in history),
+    }
+    rates = [e["samples_per_s"] for e in history if e.get("samples_per_s")]
+    if rates:
+        values["samples_per_s"] = sum(rates) / len(rates)
+    return {k: float(v) for k, v in values.items()}
 
 
 def write_artifact(

@@ -4,6 +4,7 @@ Checks everything that can be wrong with the inputs before any weight is touched
 that differ, clips without text, a missing or unfitting --init, a bad config), then runs
 the stage's epochs with a checkpoint after each, resuming from OUT's last checkpoint when
 there is one, and writes the best-validation model as the artifact of docs/artifacts.md.
+The curves go to TensorBoard event files as it trains (fgsgl.train.events).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from fgsgl.train.checkpoint import Checkpointer, TrainState
 from fgsgl.train.config import TrainConfig
 from fgsgl.train.data import ClipDataset, ClipTransform, check_keypoints, make_loader
 from fgsgl.train.distributed import Dist, device_for, from_env, launched_with_several_processes
+from fgsgl.train.events import TENSORBOARD_DIR, TensorBoardLog
 from fgsgl.train.stages import StagePlan, freeze_unused_heads, plan_stage, stage_keys
 from fgsgl.train.trainer import LossTargets, Trainer
 
@@ -50,12 +52,15 @@ def train(
     overrides: Mapping[str, object] | Sequence[str] | None = None,
     deepspeed: str | None = None,
     weights: str | None = None,
+    tensorboard: str | None = None,
 ) -> dict:
     """Train `stage` (1 or 2) and write the model artifact to `out`; returns a summary.
 
     `deepspeed`: None runs without DeepSpeed; "" uses the default DeepSpeed config (ZeRO-2,
     bf16 on CUDA); a path names a DeepSpeed config file. `weights`: a fetched weights
-    artifact of the backbone (fgsgl.weights) to read the checkpoint from. Rerunning the
+    artifact of the backbone (fgsgl.weights) to read the checkpoint from. `tensorboard`:
+    the directory of the TensorBoard event files, written while training (default
+    OUT/tensorboard; a pipeline task passes its own artifact). Rerunning the
     same call after an interruption resumes from the last epoch checkpoint in `out`; after
     completion it returns the finished run's summary without training again.
     """
@@ -64,8 +69,8 @@ def train(
     plan = plan_stage(cfg, stage)
     check_init_flag(plan, cfg, init)
     paths = (("FRAMES", frames), ("TEXTS", texts), ("OUT", out), ("--init", init))
-    for name, path in (*paths, ("--weights", weights)):
-        if path is not None and storage.is_gcs(path):
+    for name, path in (*paths, ("--weights", weights), ("--tensorboard", tensorboard)):
+        if path is not None and storage.is_remote(path):
             raise UsageError(
                 f"{name} {path}: training reads and writes local directories (KFP mounts its "
                 "artifacts); copy it down or mount the bucket with gcsfuse"
@@ -76,9 +81,11 @@ def train(
     init_meta = check_init(init, cfg, inputs) if init else None
     run = run_identity(cfg, plan, inputs, init, init_meta, deepspeed)
     out_dir = Path(out)
+    logdir = Path(tensorboard) if tensorboard else out_dir / TENSORBOARD_DIR
     done = finished_summary(out_dir, run)
     if done is not None:
-        return done
+        logdir.mkdir(parents=True, exist_ok=True)  # an output, even with nothing new in it
+        return {**done, "tensorboard": str(logdir)}
 
     dist = None
     if deepspeed is not None:
@@ -117,6 +124,9 @@ def train(
     else:
         log.info("resuming %s after epoch %d of %d", out_dir, state.epoch, plan.epochs)
     resumed_from = state.epoch
+    curves = TensorBoardLog(logdir, resume_step=state.step) if is_main else None
+    if curves is not None:
+        log.info("TensorBoard curves, live: tensorboard --logdir %s", logdir)
     trainer = Trainer(
         plan=plan,
         tau=cfg.loss.tau,
@@ -129,8 +139,13 @@ def train(
         grad_accum=cfg.optim.grad_accum,
         checkpointer=checkpointer,
         dist=dist,
+        log=curves,
     )
-    state = trainer.fit(state)
+    try:
+        state = trainer.fit(state)
+    finally:
+        if curves is not None:
+            curves.close()
 
     summary = {
         "out": str(out_dir),
@@ -142,6 +157,7 @@ def train(
         "resumed_from_epoch": resumed_from,
         "already_finished": False,
         "seconds": round(time.perf_counter() - started, 2),
+        "tensorboard": str(logdir),
     }
     if is_main:
         artifact.write_artifact(

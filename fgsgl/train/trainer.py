@@ -1,5 +1,6 @@
 """The training loop of one stage: epochs of (forward, losses, backward, step), validation
-top-1 after each, the best epoch kept, a checkpoint at every epoch end.
+top-1 after each, the best epoch kept, a checkpoint at every epoch end; every step's losses
+and every epoch's accuracies go to a TrainingLog as they happen (fgsgl.train.events).
 
 The loop does not know whether it runs plain or under DeepSpeed: the stepper (see
 fgsgl.train.optim) hides backward, clipping, the optimiser and the schedule.
@@ -21,6 +22,7 @@ from fgsgl.losses import classification_loss, fine_grained_loss, prototype_loss
 from fgsgl.progress import bar
 from fgsgl.train.checkpoint import Checkpointer, TrainState
 from fgsgl.train.data import split_batch
+from fgsgl.train.events import TrainingLog
 from fgsgl.train.stages import StagePlan
 
 log = logging.getLogger("fgsgl.train")
@@ -79,6 +81,7 @@ class Trainer:
         grad_accum: int,
         checkpointer: Checkpointer | None,
         dist: Any = None,  # fgsgl.train.distributed.Dist, None for one process
+        log: TrainingLog | None = None,  # the curves, written by the main rank only
     ) -> None:
         self.plan, self.tau = plan, tau
         self.stepper, self.model = stepper, model
@@ -89,6 +92,7 @@ class Trainer:
         self.checkpointer = checkpointer
         self.dist = dist
         self.is_main = dist is None or dist.is_main
+        self.log = log if self.is_main else None
 
     # --- one stage ------------------------------------------------------------------------
     def fit(self, state: TrainState) -> TrainState:
@@ -102,6 +106,8 @@ class Trainer:
             if improved:
                 state.best_top1, state.best_epoch = record["val_top1"], epoch
             state.epoch = epoch
+            if self.log is not None:  # before the commit: a kill before it purges these too
+                self.log.epoch(state.step, record)
             if self.checkpointer is not None:
                 if improved:
                     self.checkpointer.save_best(self.model)
@@ -118,6 +124,7 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         correct = torch.zeros((), device=self.device)
         seen = 0
+        step_sums: dict[str, torch.Tensor] = {}  # this optimiser step's batches, for the log
         start = time.perf_counter()
         desc = f"stage {self.plan.stage} epoch {epoch}/{self.plan.epochs}"
         total = len(loader) * loader.batch_size if loader.drop_last else len(loader.sampler)
@@ -136,9 +143,17 @@ class Trainer:
                         "nothing of this epoch was saved. Lower the learning rate "
                         "(stage1.lr / stage2.lr) or check the inputs."
                     )
+                if self.log is not None:
+                    for name, t in terms.items():
+                        step_sums[name] = step_sums.get(name, 0) + t.detach()
+                    lr = self.stepper.lr  # the rate this step applies; step() moves it on
                 self.backward_step(terms["total"] * (1.0 / group_size), boundary)
                 if boundary:
                     state.step += 1
+                    if self.log is not None:
+                        losses = {k: v.item() / group_size for k, v in step_sums.items()}
+                        self.log.step(state.step, losses, lr)
+                        step_sums = {}
                 batch = len(labels)
                 for name, t in terms.items():
                     sums[name] = sums.get(name, 0) + t.detach() * batch

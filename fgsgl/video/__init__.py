@@ -7,7 +7,7 @@
 - `plan`: every clip's shard and slot, fixed before decoding (resume and parts rely on it).
 - `worker`: one process's work: the clips of one video into their slots.
 - `pool`: worker processes, downloads ahead, surviving a dead worker.
-- `target`: the output directory, local or gs:// (staged locally, uploaded per shard).
+- `target`: the output directory, local or in an object store (staged locally, uploaded per shard).
 - `index`: index.csv and failures.csv from the shards' sidecars.
 - `extract`, `merge`: the step itself (`fgsgl extract`, `fgsgl extract --merge`).
 """

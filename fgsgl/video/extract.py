@@ -9,8 +9,9 @@ Nothing is lost and nothing is half-written:
   then the shard's sidecar (its plan and per-slot CRC-32) is written. metadata.json comes
   last and is removed first, so a directory with metadata.json is always complete.
 - A rerun into the same OUT keeps every shard whose sidecar matches the plan and settings
-  and whose content matches its checksums (gs://: the object's CRC32C), redoes the rest,
-  and retries the clips that failed. The result equals an uninterrupted run.
+  and whose content matches its checksums (in an object store: the store's own, CRC32C
+  or ETag), redoes the rest, and retries the clips that failed. The result equals an
+  uninterrupted run.
 - A bad clip (missing, empty, corrupt, truncated, no frames) goes to failures.csv with the
   decoder's message and the rest goes on. More failures than `max_failure_ratio` of the
   planned clips raise FgsglError at the very end, after everything good was written.
@@ -268,9 +269,9 @@ class _Run:
         files = [f"{name}.npy"] + (
             [f"{KEYPOINTS}/{shard_name(k)}.npy"] if self.settings.keypoints else []
         )
-        if self.target.remote:  # the server's CRC32C of each object against the one uploaded
+        if self.target.remote:  # the store's checksum of each object against the uploaded one
             for f in files:
-                if f not in existing or existing[f]["crc32c"] != sidecar["files"].get(f):
+                if f not in existing or existing[f]["checksum"] != sidecar["files"].get(f):
                     return None
             return sidecar
         problem = verify_shard_file(
@@ -426,8 +427,8 @@ class _Run:
         final = shard_file(work, k)
         os.replace(partial_file(final), final)
         files[f"{SHARDS}/{final.name}"] = None
-        for name in files:  # gs://: upload, record the verified CRC32C, free the disk
-            files[name] = self.target.put(name, drop_local=True)["crc32c"]
+        for name in files:  # object store: upload, record its checksum, free the disk
+            files[name] = self.target.put(name, drop_local=True)["checksum"]
         sidecar["files"] = files
         write_sidecar(work, k, sidecar)
         self.target.put(f"{SHARDS}/{sidecar_file(work, k).name}")

@@ -262,7 +262,7 @@ class FramesArtifact:
         A part of a sharded extraction (`fgsgl extract --shard i/n`) holds only a slice
         of the dataset and is refused unless `allow_part` (merge the parts first).
         """
-        if storage.is_gcs(path):
+        if storage.is_remote(path):
             raise FgsglError(
                 f"{path}: frames are memory-mapped and must be on a local file system; "
                 f"copy the artifact down (gcloud storage cp -r) or mount the bucket (gcsfuse)"

@@ -1,7 +1,7 @@
 """Merging the parts of a sharded extraction (`--shard i/n`) into one frames artifact.
 
 Parts are slices of one plan: whole shards, numbered as in a single run. So merging copies
-shard files as they are (a hard link locally, a server-side copy on gs://) and
+shard files as they are (a hard link locally, a server-side copy in a store) and
 concatenates the tables in shard order; the result equals a single run's artifact. Every
 part must be there exactly once, made with the same settings from the same dataset.
 """
@@ -51,7 +51,7 @@ SAME_IN_EVERY_PART = (
 
 
 def _part_metadata(part: str) -> dict[str, Any]:
-    if not storage.is_gcs(part):
+    if not storage.is_remote(part):
         return read_metadata(part, KIND)
     try:
         meta = json.loads(storage.read_bytes(storage.join(part, METADATA)))
@@ -110,7 +110,7 @@ def merge(parts: list[str], out: str) -> dict[str, Any]:
     parts = [parts[i] for i in order]
     metas = [metas[i] for i in order]
     out = str(out)
-    if storage.is_gcs(out):
+    if storage.is_remote(out):
         storage.delete(storage.join(out, METADATA))  # incomplete until written again
         with tempfile.TemporaryDirectory(prefix="fgsgl-merge-") as tmp:
             summary = _merge_into(parts, metas, out, Path(tmp))

@@ -51,7 +51,7 @@ class ClipJob:
 
     clip_id: str
     video: str  # as the manifest writes it (failures.csv repeats it)
-    uri: str  # resolved: absolute local path or gs:// URI
+    uri: str  # resolved: absolute local path, gs:// or s3:// URI
     start: int | None
     end: int | None
     keypoints_uri: str | None

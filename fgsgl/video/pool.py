@@ -1,7 +1,7 @@
 """Running video tasks: downloads ahead, worker processes, and surviving a dead worker.
 
 The main process keeps a bounded window of tasks in flight (so shards complete roughly in
-plan order and can be finished and uploaded early), fetches the gs:// files of the next
+plan order and can be finished and uploaded early), fetches the remote files of the next
 tasks while the current ones decode, and hands every result to a callback as it arrives.
 
 Workers are forked processes with one decoder thread each (`--workers 1` runs in a thread

@@ -25,7 +25,7 @@ from fgsgl.video.sampling import NoFramesError, sample_indices
 
 @dataclass(frozen=True)
 class VideoTask:
-    path: str  # local file (a gs:// video was downloaded first)
+    path: str  # local file (a remote video was downloaded first)
     jobs: tuple[ClipJob, ...]
     frames: int
     size: int
