@@ -13,10 +13,12 @@ from fgsgl.components.extract import extract_frames, merge_frames
 from fgsgl.components.fetch import fetch_backbone, fetch_text_encoder
 from fgsgl.components.one_stage import start_one_stage
 from fgsgl.components.pose import estimate_pose
+from fgsgl.components.predict import predict_videos
 from fgsgl.components.train import train_stage1, train_stage2
 
 # component function name -> component: the training pipeline's tasks (what `fgsgl rerun
-# STEP` looks up); estimate_pose runs before it, once per dataset (components/pose.py)
+# STEP` looks up); estimate_pose runs before it, once per dataset (components/pose.py), and
+# predict_videos after it, in the batch-prediction pipeline (pipelines/predict.py)
 STEPS = {
     c.name.replace("-", "_"): c
     for c in (
@@ -43,6 +45,7 @@ __all__ = [
     "fetch_backbone",
     "fetch_text_encoder",
     "merge_frames",
+    "predict_videos",
     "start_one_stage",
     "train_stage1",
     "train_stage2",

@@ -45,9 +45,19 @@ from fgsgl.pipelines.pipeline import (
     parameter_defaults,
 )
 from fgsgl.pipelines.plan import PlannedRun
+from fgsgl.pipelines.predict import (
+    PREDICT_PIPELINE_NAME,
+    compile_predict_pipeline,
+    predict_defaults,
+)
 from fgsgl.runtime.runs import format_table
 
 TOKEN_ENV = "KF_PIPELINES_TOKEN"
+# the pipelines submit knows: kind -> (KFP pipeline name, compile function)
+PIPELINES: dict[str, tuple[str, Callable[..., Path]]] = {
+    "train": (PIPELINE_NAME, compile_pipeline),
+    "predict": (PREDICT_PIPELINE_NAME, compile_predict_pipeline),
+}
 DEFAULT_EXPERIMENT = "fgsgl"
 
 
@@ -72,6 +82,7 @@ def submit(
     cookies: str | None = None,
     notes: Sequence[str] = (),
     echo: Callable[[str], None] | None = None,
+    pipeline: str = "train",
 ) -> list[SubmittedRun]:
     """Create one KFP run per plan (or, with dry_run, only say which runs it would create).
     `cache=False`: every task of these runs executes. `ssl_ca_cert`: a PEM CA bundle for the
@@ -83,24 +94,28 @@ def submit(
     echo = echo or print
     if ssl_ca_cert:  # refused here, not as a TLS error from the first request
         check_ca_bundle(ssl_ca_cert)
+    name, build = PIPELINES[pipeline]
     with tempfile.TemporaryDirectory(prefix="fgsgl-submit-") as tmp:
-        package = compile_pipeline(Path(tmp) / f"{PIPELINE_NAME}.yaml", options=options)
+        package = build(Path(tmp) / f"{name}.yaml", options=options)
         if not cache:
             disable_caching(package)
         kind = "" if cache else "nocache-"
-        version = f"{PIPELINE_NAME}-{__version__}-{kind}{content_hash(package)[:10]}"
+        version = f"{name}-{__version__}-{kind}{content_hash(package)[:10]}"
         if dry_run:
             steps = pipeline_steps(package)
             pods = (options or BuildOptions()).pod_spec_lines()
             return _dry_run(
-                plans, host, namespace, experiment, version, cache, steps, pods, notes, echo
-            )
+                plans, host, namespace, experiment, (name, version), cache, steps, pods, notes,
+                echo,
+            )  # fmt: skip
         client = _client(host, namespace, ssl_ca_cert=ssl_ca_cert, cookies=cookies)
         ui = _ui_prefix(client)
         try:
             with _quiet():
                 exp = client.create_experiment(name=experiment, namespace=namespace)
-                pipeline_id, version_id = _pipeline_version(client, package, version, namespace)
+                pipeline_id, version_id = _pipeline_version(
+                    client, package, name, version, namespace
+                )
             submitted = []
             for plan in plans:
                 with _quiet():
@@ -120,7 +135,7 @@ def submit(
             note = f" (runs created before it: {done})" if done else ""
             raise FgsglError(f"submit to {host or 'the cluster'} failed: {_short(e)}{note}") from e
     echo(f"experiment {experiment!r} ({ui}/#/experiments/details/{exp.experiment_id})")
-    echo(f"pipeline {PIPELINE_NAME!r} version {version!r}")
+    echo(f"pipeline {name!r} version {version!r}")
     echo(_caching_line(cache))
     echo(format_table(["run", "run id", "link"], [[s.name, s.run_id, s.link] for s in submitted]))
     return submitted
@@ -131,7 +146,7 @@ def _dry_run(
     host: str | None,
     namespace: str | None,
     experiment: str,
-    version: str,
+    pipeline: tuple[str, str],  # (name, version)
     cache: bool,
     steps: list[str],
     pods: list[str],
@@ -140,12 +155,14 @@ def _dry_run(
 ) -> list[SubmittedRun]:
     from fgsgl.pipelines.preflight import epoch_budget
 
-    defaults = parameter_defaults()
+    name, version = pipeline
+    training = name == PIPELINE_NAME
+    defaults = parameter_defaults() if training else predict_defaults()
     echo(f"dry run: nothing sent to {host or 'the cluster of the kube config'}")
     where = f" in namespace {namespace!r}" if namespace else ""
-    echo(f"experiment {experiment!r}{where}; pipeline {PIPELINE_NAME!r} version {version!r}")
+    echo(f"experiment {experiment!r}{where}; pipeline {name!r} version {version!r}")
     echo(_caching_line(cache))
-    if plans:
+    if plans and training:
         args = plans[0].arguments
         fingerprint = str(args.get("dataset_fingerprint", ""))[:16]
         echo(f"dataset {args.get('dataset')} (fingerprint {fingerprint})")
@@ -154,9 +171,10 @@ def _dry_run(
     for plan in plans:
         changed = plan.changed(defaults)
         rest = " ".join(f"{k}={json.dumps(changed[k])}" for k in sorted(changed) if k not in shown)
-        head = f"variant={plan.variant} seed={plan.arguments.get('seed')}"
-        echo(f"  {plan.name}: {head} {rest}".rstrip())
-        echo(f"    training: {epoch_budget(plan.arguments)}")
+        head = f"variant={plan.variant} seed={plan.arguments.get('seed')} " if training else ""
+        echo(f"  {plan.name}: {head}{rest}".rstrip())
+        if training:
+            echo(f"    training: {epoch_budget(plan.arguments)}")
     echo(f"steps: {', '.join(steps)}")
     if plans:
         args = plans[0].arguments
@@ -278,14 +296,15 @@ def _client(
 
 
 def _pipeline_version(
-    client: Any, package: Path, version: str, namespace: str | None
+    client: Any, package: Path, name: str, version: str, namespace: str | None
 ) -> tuple[str, str]:
-    """(pipeline id, version id) of `version`: uploaded unless it is there already."""
-    pipeline_id = _pipeline_id(client, namespace)
+    """(pipeline id, version id) of `version` of pipeline `name`: uploaded unless it is
+    there already."""
+    pipeline_id = _pipeline_id(client, name, namespace)
     if pipeline_id is None:
         pipeline = client.upload_pipeline(
             str(package),
-            pipeline_name=PIPELINE_NAME,
+            pipeline_name=name,
             description="FG-SGL micro-gesture recognition (fgsgl)",
             namespace=namespace,
         )
@@ -300,13 +319,13 @@ def _pipeline_version(
     return pipeline_id, uploaded.pipeline_version_id
 
 
-def _pipeline_id(client: Any, namespace: str | None) -> str | None:
-    """The id of the pipeline named PIPELINE_NAME in `namespace` (None: the shared list)."""
-    found = client.list_pipelines(filter=_named(PIPELINE_NAME), namespace=namespace)
-    ids = [p.pipeline_id for p in found.pipelines or [] if p.display_name == PIPELINE_NAME]
+def _pipeline_id(client: Any, name: str, namespace: str | None) -> str | None:
+    """The id of the pipeline called `name` in `namespace` (None: the shared list)."""
+    found = client.list_pipelines(filter=_named(name), namespace=namespace)
+    ids = [p.pipeline_id for p in found.pipelines or [] if p.display_name == name]
     if len(ids) > 1:
         where = f"namespace {namespace!r}" if namespace else "the shared pipelines"
-        raise FgsglError(f"{len(ids)} pipelines named {PIPELINE_NAME!r} in {where}: keep one")
+        raise FgsglError(f"{len(ids)} pipelines named {name!r} in {where}: keep one")
     return ids[0] if ids else None
 
 

@@ -395,3 +395,34 @@ def test_the_fake_server_refuses_what_the_api_refuses(kfp_server: tuple[str, Fak
     fake.token = TOKEN
     assert _post(host, "experiments", {"display_name": "y"})[0] == 401
     assert fake.runs == [] and len(fake.experiments) == 2
+
+
+def test_the_batch_prediction_pipeline_is_its_own_pipeline(
+    kfp_server: tuple[str, FakeKfp], dataset: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`submit --pipeline predict`: pipeline fgsgl-predict beside fgsgl, one run whose
+    parameters (checked by the fake against the uploaded spec) say what to predict."""
+    host, fake = kfp_server
+    assert main(["submit", "--host", host, "--dataset", str(dataset)]) == 0
+    sets = [
+        "--set=model_uri=s3://bucket/runs/full/train-stage2/model",
+        "--set=inputs=s3://bucket/interviews",
+        "--set=windows=2s:0.5s",
+        "--set=threshold=0.6",
+        "--set=resources.gpu_pool=gke:nvidia-l4",
+    ]
+    assert main(["submit", "--host", host, "--pipeline", "predict", *sets]) == 0
+    assert fake.refusals == []
+    assert sorted(p["display_name"] for p in fake.pipelines) == ["fgsgl", "fgsgl-predict"]
+    run = fake.runs[-1]
+    assert run["display_name"] == "predict"
+    params = run["runtime_config"]["parameters"]
+    assert params["model_uri"] == "s3://bucket/runs/full/train-stage2/model"
+    assert (params["inputs"], params["windows"], params["threshold"]) == (
+        "s3://bucket/interviews", "2s:0.5s", 0.6,
+    )  # fmt: skip
+    assert params["gpu_node_selector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert "pipeline 'fgsgl-predict' version 'fgsgl-predict-" in capsys.readouterr().out
+    code = main(["submit", "--host", host, "--pipeline", "predict", "--set=windows=8:2"])
+    assert code == 2
+    assert "give model_uri, inputs" in capsys.readouterr().err

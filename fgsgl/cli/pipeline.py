@@ -60,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=COMPILE_HELP,
         formatter_class=fmt,
     )
+    _pipeline_option(p)
     _variant_options(p)
     _build_options(p)
     p.add_argument(
@@ -125,10 +126,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dataset",
         metavar="URI",
-        required=True,
         help="the dataset directory as the pods see it (gs://..., s3://... or a mounted path); "
-        "its fingerprint is computed here",
+        "its fingerprint is computed here (required for the training pipeline)",
     )
+    _pipeline_option(p)
     _variant_options(p)
     _build_options(p)
     p.add_argument(
@@ -175,6 +176,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--show-logs", action="store_true", help="also stream the task's own output")
     p.set_defaults(func=run_rerun)
+
+
+def _pipeline_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pipeline",
+        choices=("train", "predict"),
+        default="train",
+        help="train: the FG-SGL pipeline of the variants (default); predict: batch "
+        "prediction with a trained model, its arguments as --set NAME=VALUE (model_uri, "
+        "inputs, windows, threshold, score, ...; see fgsgl.pipelines.predict)",
+    )
 
 
 def _variant_options(p: argparse.ArgumentParser) -> None:
@@ -256,7 +268,10 @@ def _options(args: argparse.Namespace, **fixed: object):  # -> BuildOptions
     if hasattr(args, "settings"):  # cluster.* of --config / --set: the pod spec
         from fgsgl import settings
 
-        values |= BuildOptions.pod_spec(settings.read(args.settings, config=args.config))
+        items = args.settings
+        if getattr(args, "pipeline", "train") == "predict":  # its own NAME=VALUE aside
+            items = [i for i in items if i.partition("=")[0].strip() in settings.BY_KEY]
+        values |= BuildOptions.pod_spec(settings.read(items, config=args.config))
     options = BuildOptions(**{**values, **fixed})
     problems = options.problems()
     if problems:
@@ -284,6 +299,8 @@ def run_compile(args: argparse.Namespace) -> int:
     from fgsgl.pipelines.pipeline import compile_pipeline, upload_required
     from fgsgl.pipelines.variants import load_variants
 
+    if args.pipeline == "predict":
+        return _compile_predict(args)
     required = upload_required(settings.read(args.settings, config=args.config))
     options = _options(args, required=required)
     for name in required:
@@ -313,6 +330,30 @@ def run_compile(args: argparse.Namespace) -> int:
         )
         print(path)
     return 0
+
+
+def _compile_predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fgsgl.pipelines.predict import compile_predict_pipeline, predict_arguments
+
+    arguments = predict_arguments(args.settings, config=args.config)
+    path = Path(args.out) / "fgsgl-predict.yaml"
+    print(compile_predict_pipeline(path, options=_options(args), defaults=arguments or None))
+    return 0
+
+
+def _predict_plan(args: argparse.Namespace):  # -> list[PlannedRun]
+    from fgsgl.errors import UsageError
+    from fgsgl.pipelines.plan import PlannedRun
+    from fgsgl.pipelines.predict import predict_arguments, predict_defaults
+
+    arguments = {**predict_defaults(), **predict_arguments(args.settings, config=args.config)}
+    missing = [n for n in ("model_uri", "inputs") if n not in arguments]
+    if missing:
+        sets = " ".join(f"--set {n}=..." for n in missing)
+        raise UsageError(f"--pipeline predict: give {', '.join(missing)} ({sets})")
+    return [PlannedRun("predict", "predict", None, arguments)]
 
 
 def run_run_local(args: argparse.Namespace) -> int:
@@ -353,9 +394,17 @@ def run_submit(args: argparse.Namespace) -> int:
     if args.ssl_ca_cert:  # before the dataset's fingerprint, which reads every video
         check_ca_bundle(args.ssl_ca_cert)
     options = _options(args)
-    ds = load_dataset(args.dataset)
-    plans = _plans(args, args.dataset, ds.fingerprint(videos=True))
-    notes = check_runs(plans, ds)
+    notes: list[str] = []
+    if args.pipeline == "predict":
+        plans = _predict_plan(args)
+    else:
+        if not args.dataset:
+            from fgsgl.errors import UsageError
+
+            raise UsageError("--dataset URI: the training pipeline reads a dataset")
+        ds = load_dataset(args.dataset)
+        plans = _plans(args, args.dataset, ds.fingerprint(videos=True))
+        notes = check_runs(plans, ds)
     submit(
         plans,
         host=args.host or os.environ.get("KF_PIPELINES_ENDPOINT"),
@@ -367,6 +416,7 @@ def run_submit(args: argparse.Namespace) -> int:
         ssl_ca_cert=args.ssl_ca_cert,
         cookies=args.cookies,
         notes=notes,
+        pipeline=args.pipeline,
     )
     return 0
 

@@ -173,17 +173,23 @@ def _manifest_file(root: str) -> str:
     return present[0]
 
 
-def load_dataset(root: str | Path, *, need_fg_text: bool = False) -> Dataset:
+def load_dataset(
+    root: str | Path, *, need_fg_text: bool = False, need_labels: bool = True
+) -> Dataset:
     """Read and validate a dataset directory (local, gs:// or s3://).
 
     Raises DatasetError whose `.problems` lists every problem found in both tables, each
-    naming the file and row.
+    naming the file and row. `need_labels=False` (prediction on new footage) accepts a
+    manifest without labels or splits (label -1) and a directory without classes.csv.
     """
     root_s = _root(root)
     manifest_file = _manifest_file(root_s)
     problems: list[str] = []
     tables: dict[str, RawTable] = {}
-    for file, known in ((manifest_file, MANIFEST_COLUMNS), (CLASSES_CSV, CLASSES_COLUMNS)):
+    files = [(manifest_file, MANIFEST_COLUMNS)]
+    if need_labels or storage.exists(storage.join(root_s, CLASSES_CSV)):
+        files.append((CLASSES_CSV, CLASSES_COLUMNS))
+    for file, known in files:
         try:
             tables[file] = _read(storage.join(root_s, file), file, known)
         except FgsglError as e:  # a missing or malformed file: report it with the rest
@@ -202,9 +208,12 @@ def load_dataset(root: str | Path, *, need_fg_text: bool = False) -> Dataset:
             RowNamer(manifest_file, raw.lines),
             num_classes=num_classes,
             need_fg_text=need_fg_text,
+            need_labels=need_labels,
         )
         problems.extend(found)
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         raise DatasetError(f"{root}: not a valid dataset ({count})", problems)
+    if classes is None:  # need_labels=False and no classes.csv
+        classes, _ = normalise_classes(pd.DataFrame(columns=list(CLASSES_COLUMNS)), RowNamer(""))
     return Dataset(root=root_s, manifest=manifest, classes=classes, manifest_file=manifest_file)

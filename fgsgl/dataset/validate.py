@@ -229,15 +229,19 @@ def normalise_manifest(
     *,
     num_classes: int | None,
     need_fg_text: bool = False,
+    need_labels: bool = True,
 ) -> tuple[pd.DataFrame, list[str]]:
     """manifest -> the contract's columns and dtypes, and every problem found.
 
     `num_classes` is None when classes.csv could not be read; labels are then only checked
     for being non-negative integers. Checks are vectorised: only rows with a problem are
     visited one by one, so a 100k-clip manifest validates in about a second.
+    `need_labels=False` (new footage to predict on) lets label and split be absent or
+    empty (label -1); a label or split that is given is still checked.
     """
     problems: list[str] = []
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    required = REQUIRED_COLUMNS if need_labels else ("clip_id", "video")
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         problems.append(
             f"{where.file}: missing required column(s) {', '.join(missing)} "
@@ -261,6 +265,8 @@ def normalise_manifest(
         per_row.append((out["video"].isna().to_numpy(), lambda i: "video is empty"))
     if "split" in frame.columns:
         bad_split = (~out["split"].isin(SPLITS)).to_numpy()
+        if not need_labels:
+            bad_split = bad_split & out["split"].notna().to_numpy()
         per_row.append((bad_split, lambda i: _split_problem(_value(out["split"], i))))
     rows_with = np.flatnonzero(np.logical_or.reduce([m for m, _ in per_row] or [np.zeros(n, bool)]))
     for i in rows_with:
@@ -271,7 +277,7 @@ def normalise_manifest(
     if "label" in frame.columns:
         low = labels.lt(0).fillna(False).to_numpy(dtype=bool)
         high = labels.ge(num_classes).fillna(False).to_numpy(dtype=bool) if num_classes else low
-        empty = labels.isna().to_numpy() & ~bad
+        empty = labels.isna().to_numpy() & ~bad & need_labels
         allowed = f"0..{num_classes - 1}" if num_classes else "a class id"
         for i in np.flatnonzero(bad | empty | low | high):
             i = int(i)

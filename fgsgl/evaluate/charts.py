@@ -312,3 +312,35 @@ def _band(center: float, width: float, half_height: float):
         alpha=0.1,
         linewidth=0,
     )
+
+
+def timeline_chart(
+    title: str,
+    duration_s: float,
+    rows: Mapping[str, Sequence[tuple[float, float, str]]],
+) -> bytes:
+    """Class bands over time, one row per source ("predicted", "truth"): (start s, end s,
+    class name) each; a class keeps its colour across rows, and a legend names them."""
+    from matplotlib import colormaps
+
+    names = sorted({name for bands in rows.values() for _, _, name in bands})
+    cmap = colormaps["tab20"]
+    colour = {name: cmap(k % 20) for k, name in enumerate(names)}
+    fig = _figure(10, 0.9 + 0.55 * len(rows))
+    ax = fig.add_subplot()
+    labels = list(rows)
+    for y, label in enumerate(reversed(labels)):
+        for start, end, name in rows[label]:
+            ax.broken_barh([(start, max(end - start, 1e-3))], (y - 0.35, 0.7), color=colour[name])
+    ax.set_yticks(range(len(labels)), list(reversed(labels)))
+    ax.set_xlim(0, max(duration_s, 1e-3))
+    ax.set_xlabel("seconds")
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    if names:
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=colour[n], label=n) for n in names]
+        fig.legend(handles=handles, fontsize=7, ncols=min(len(names), 6), frameon=False,
+                   loc="outside lower center")  # fmt: skip
+    return _png(fig)

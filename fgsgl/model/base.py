@@ -55,6 +55,9 @@ class FamilyModel(nn.Module):
     losses: ClassVar[tuple[str, ...]] = ("cls", "cp", "fg")
     needs_keypoints: ClassVar[bool] = False
     uses_projector: ClassVar[bool] = True  # f_high may come from InternVL's projector
+    # whether the family's backbone features of a frame depend on that frame alone, so a
+    # clip's output can be made from its frames' features (`clip_output`)
+    frames_alone: ClassVar[bool] = False
 
     def __init__(
         self, cfg: ModelConfig, backbone: Backbone, *, num_classes: int, text_dim: int
@@ -101,6 +104,13 @@ class FamilyModel(nn.Module):
     def image_std(self) -> tuple[float, float, float]:
         return self.backbone.image_std
 
+    @property
+    def frames_independent(self) -> bool:
+        """Whether a frame's backbone features are the same in every clip that holds it:
+        a family that pools per-frame features, without `subtract_clip_mean` (which
+        feeds each frame minus its clip's mean)."""
+        return self.frames_alone and not self.config.subtract_clip_mean
+
     def images(self, pixel_values: Tensor) -> Tensor:
         """(B, T, 3, S, S) clips -> (B*T, 3, S, S) images in the backbone's dtype (each
         minus its clip's mean frame with `subtract_clip_mean`); refuses any other shape or
@@ -145,6 +155,20 @@ class FamilyModel(nn.Module):
         from fgsgl.model.io import save_model
 
         save_model(self, directory)
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, *, weights: str | None = None, device: str | None = None
+    ) -> FamilyModel:
+        """A trained model artifact (`fgsgl train`'s OUT), rebuilt from its config.json and
+        weights alone: the Hugging Face spelling of `fgsgl.load_model(path)`. On a family
+        class (CLIPMGModel.from_pretrained) it refuses an artifact of another family."""
+        from fgsgl.train.artifact import load_pretrained
+
+        model = load_pretrained(path, weights=weights, device=device)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {model.family!r} model, not {cls.__name__}")
+        return model
 
     @classmethod
     def load(

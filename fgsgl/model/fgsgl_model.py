@@ -36,13 +36,21 @@ class FGSGLModel(FamilyModel):
             }
         )
 
+    frames_alone = True  # the backbone sees each frame alone (see `frames_independent`)
+
     def forward(self, pixel_values: Tensor) -> ModelOutput:
         """pixel_values: (B, T, 3, S, S) float, already normalised with image_mean/std."""
         images = self.images(pixel_values)
         b, t = pixel_values.shape[:2]
         f_mid, f_high = self.backbone(images)
-        f_mid = temporal_pool(f_mid.reshape(b, t, -1), self.config.temporal_pool)
-        f_high = temporal_pool(f_high.reshape(b, t, -1), self.config.temporal_pool)
+        return self.clip_output(f_mid.reshape(b, t, -1), f_high.reshape(b, t, -1))
+
+    def clip_output(self, f_mid: Tensor, f_high: Tensor) -> ModelOutput:
+        """The clip's output from its frames' backbone features, (B, T, D) each: pooled
+        over T, then the heads. Apart from `forward` so that frames shared by overlapping
+        windows (spotting) go through the backbone once."""
+        f_mid = temporal_pool(f_mid, self.config.temporal_pool)
+        f_high = temporal_pool(f_high, self.config.temporal_pool)
         return ModelOutput(
             logits=self.heads["classifier"](f_high),
             z_high=self.heads["proj_high"](f_high),

@@ -9,12 +9,14 @@ manifest, from which the fine-grained text T_fg is built.
 Modules, one idea each: classes (the gesture classes as data), body (subject, skeleton,
 keypoints), motion (hand trajectories and motion phrases), render (drawing a frame), clip
 (one clip from its seed), video (H.264 mp4 with PyAV), generate (the dataset: plan,
-splits, parallel rendering, tables), contact_sheet (a PNG to look at), calibrate (a
-logistic-regression baseline that says how hard a generated dataset is).
+splits, parallel rendering, tables), long (long videos with several gestures each, whose
+segments are the clips: ground truth for spotting), contact_sheet (a PNG to look at),
+calibrate (a logistic-regression baseline that says how hard a generated dataset is).
 
-The library entry point is `fgsgl.synth.generate.generate(out, SynthConfig(...))`.
+The library entry points are `fgsgl.synth.generate.generate(out, SynthConfig(...))` and
+`fgsgl.synth.long.generate_long(out, SynthConfig(...), LongConfig(videos=N))`.
 """
 
-from fgsgl.synth.config import PRESETS, SynthConfig
+from fgsgl.synth.config import PRESETS, LongConfig, SynthConfig
 
-__all__ = ["PRESETS", "SynthConfig"]
+__all__ = ["PRESETS", "LongConfig", "SynthConfig"]

@@ -8,12 +8,16 @@ direction, motion) go to the manifest and make the fine-grained text.
 
 Everything is drawn from one numpy Generator per clip, seeded from (dataset seed, class,
 clip number), so a clip does not change when other clips are added or rendered elsewhere.
+
+Frames are drawn by `render_frames`, for a clip (one gesture filling the recording) and
+for a long video (several gestures placed in one Setting, fgsgl.synth.long) alike.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,7 +48,7 @@ from fgsgl.synth.motion import (
     motion_axis,
     timeline,
 )
-from fgsgl.synth.render import make_scene, render_frame, visibility
+from fgsgl.synth.render import MARGIN, Scene, make_scene, render_frame, visibility
 
 SUBJECT_STREAM = 1_000_003  # spawn-key offset that keeps subject seeds apart from clips'
 
@@ -64,6 +68,11 @@ class Instance:
     phase: float
     scatter: tuple[float, float]  # contact point offset, head radii
     drift: float  # held-still hands drift this much (head radii): the subtlety of "still"
+
+    def lags(self) -> dict[str, float]:
+        """How much later (in clip lengths) each moving hand starts: two hands are not in
+        perfect step."""
+        return {h: (0.02 * i if len(self.hands) == 2 else 0.0) for i, h in enumerate(self.hands)}
 
     def receiver_text(self) -> str:
         r = RECEIVERS[self.receiver]
@@ -159,6 +168,164 @@ class RenderedClip:
     instance: Instance
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What stays the same through one recording, a clip or a long video: where the person
+    sits, their idle sway and fidgeting, where their hands rest, the scene and the camera's
+    path. A long video is one Setting with several gestures placed in it, which is what
+    makes it continuous (no jump cuts)."""
+
+    subject: Subject
+    place: Placement
+    sway: Sway
+    scene: Scene
+    camera: np.ndarray  # (frames, 2) pixels, already added to the body's position
+    fidget: np.ndarray  # (2, 4) amplitudes and phases of the resting hands' fidget
+    rest: str
+    nuisance: float
+
+
+def sample_setting(
+    subject: Subject,
+    rng: np.random.Generator,
+    *,
+    size: int,
+    frames: int,
+    rest: str,
+    nuisance: float,
+    settle: int | None = None,
+) -> Setting:
+    """Draw a recording's setting of `frames` frames (see `camera_path` for `settle`)."""
+    place = Placement.sample(subject, size, rng, nuisance)
+    sway = Sway.sample(rng, nuisance)
+    chair = (place.cx, place.shoulder_y - 0.1 * place.unit) if rng.random() < 0.6 else None
+    scene = make_scene(size, rng, nuisance, chair)
+    camera = camera_path(rng, frames, nuisance, settle)
+    fidget = rng.normal(0, 1, (2, 4))  # resting hands move a little
+    return Setting(subject, place, sway, scene, camera, fidget, rest, nuisance)
+
+
+def camera_path(
+    rng: np.random.Generator, frames: int, nuisance: float, settle: int | None = None
+) -> np.ndarray:
+    """(frames, 2) camera offsets in pixels: per-frame shake plus a slow drift.
+
+    A clip's drift is a random walk (settle=None). Over a long recording a random walk
+    would wander off the background's margin, so there the drift is pulled back towards
+    the centre with a time constant of `settle` frames (one clip: it moves as much as a
+    clip's does) and the path is kept inside the margin.
+    """
+    shake = rng.normal(0, 0.35 * nuisance, (frames, 2))
+    steps = rng.normal(0, 0.12 * nuisance, (frames, 2))
+    if settle is None:
+        drift = np.cumsum(steps, axis=0)
+        return shake + drift - drift.mean(axis=0)
+    keep, at = 1.0 - 1.0 / settle, np.zeros(2)
+    drift = np.empty_like(steps)
+    for i, step in enumerate(steps):
+        at = keep * at + step
+        drift[i] = at
+    return np.clip(shake + drift - drift.mean(axis=0), 0.5 - MARGIN, MARGIN - 0.5)
+
+
+@dataclass
+class Track:
+    """One gesture placed in a recording, frames [start, start + frames), and what
+    rendering it measured: each moving hand's receiver and palm centre, the direction."""
+
+    instance: Instance
+    start: int
+    frames: int
+    receivers: np.ndarray = field(init=False)  # (frames, H, 2)
+    hands: np.ndarray = field(init=False)  # (frames, H, 2)
+    direction: str = ""
+
+    def __post_init__(self) -> None:
+        self.receivers = np.empty((self.frames, len(self.instance.hands), 2))
+        self.hands = np.empty((self.frames, len(self.instance.hands), 2))
+
+    def contact(self, clip_frames: int) -> tuple[int, int]:
+        """First and last frame of the act phase, counted from the track's start: every
+        moving hand is on its receiver (frame j shows gesture time (j + .5) / clip_frames)."""
+        a, b = self.instance.timeline.contact
+        lag = max(self.instance.lags().values())
+        return math.ceil((a + lag) * clip_frames - 0.5), math.floor(b * clip_frames - 0.5)
+
+    def attributes(self) -> dict[str, str]:
+        """The manifest's words for this gesture (direction is known once rendered)."""
+        inst = self.instance
+        return {
+            "initiator": inst.initiator,
+            "receiver": inst.receiver_text(),
+            "direction": self.direction,
+            "motion": inst.motion_text(),
+            "speed": inst.speed,
+            "amplitude": inst.amplitude or "",
+            "pattern": inst.motion,
+            "rest": inst.rest,
+        }
+
+
+def render_frames(
+    setting: Setting,
+    tracks: list[Track],
+    frames: int,
+    clip_frames: int,
+    rng: np.random.Generator,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Render a recording frame by frame: yields ((S, S, 3) uint8 image, (J, 3) float32
+    keypoints) and fills each track's measurements as it passes.
+
+    Time runs in clip lengths (frame i shows time (i + .5) / clip_frames), so the idle
+    sway and fidget go at a clip's pace however long the recording. Tracks must not
+    overlap; outside them (and before or after a gesture's motion inside them) both
+    hands are at their rest, so a recording passes from rest to gesture and back without
+    a jump.
+    """
+    size = setting.scene.size
+    place, sway, camera = setting.place, setting.sway, setting.camera
+    starts = {track.start: track for track in tracks}
+    track: Track | None = None
+    for i in range(frames):
+        if i in starts:
+            track = starts[i]
+        elif track is not None and i >= track.start + track.frames:
+            track = None
+        t = (i + 0.5) / clip_frames
+        sx, sy, tilt = sway.at(t)
+        cam = (float(camera[i, 0]), float(camera[i, 1]))
+        torso = Torso(
+            subject=setting.subject,
+            cx=place.cx + sx * size + cam[0],
+            shoulder_y=place.shoulder_y + sy * size + cam[1],
+            unit=place.unit,
+            head_angle=tilt,
+            head_dx=0.3 * sx * size,
+        )
+        moving = () if track is None else track.instance.hands
+        arms: dict[str, Arm] = {}
+        for k, side in enumerate(SIDES):
+            rest = _rest(torso, setting.rest, side, t, setting.fidget[k], setting.nuisance * size)
+            if track is None or side not in moving:
+                arms[side] = solve_arm(torso, side, *rest)
+                continue
+            inst, h, j = track.instance, moving.index(side), i - track.start
+            tg = (j + 0.5) / clip_frames - inst.lags()[side]
+            arms[side], track.receivers[j, h] = _moving_arm(torso, inst, side, tg, rest)
+            track.hands[j, h] = arms[side].hand
+            if j == 0 and h == 0:
+                track.direction = direction_phrase(
+                    rest[0], track.receivers[0, 0], torso.cx, side, torso.unit
+                )
+        order = tuple(s for s in SIDES if s not in moving) + moving
+        image = render_frame(setting.scene, torso, arms, order, cam, rng)
+        kp = np.empty((len(JOINTS), 3), np.float32)
+        pts = keypoints(torso, arms)
+        kp[:, :2] = pts
+        kp[:, 2] = visibility(pts, torso, arms, order, size)
+        yield image, kp
+
+
 def render_clip(
     gc: GestureClass,
     subject: Subject,
@@ -170,64 +337,24 @@ def render_clip(
     nuisance: float = 1.0,
 ) -> RenderedClip:
     inst = sample_instance(gc, rng, subtlety)
-    place = Placement.sample(subject, size, rng, nuisance)
-    sway = Sway.sample(rng, nuisance)
-    chair = (place.cx, place.shoulder_y - 0.1 * place.unit) if rng.random() < 0.6 else None
-    scene = make_scene(size, rng, nuisance, chair)
-    shake = rng.normal(0, 0.35 * nuisance, (frames, 2))
-    drift = np.cumsum(rng.normal(0, 0.12 * nuisance, (frames, 2)), axis=0)
-    camera = shake + drift - drift.mean(axis=0)
-    fidget = rng.normal(0, 1, (2, 4))  # resting hands move a little
-    lag = {h: (0.02 * i if len(inst.hands) == 2 else 0.0) for i, h in enumerate(inst.hands)}
-    idle = tuple(s for s in SIDES if s not in inst.hands)
-    order = idle + inst.hands
-
+    setting = sample_setting(
+        subject, rng, size=size, frames=frames, rest=inst.rest, nuisance=nuisance
+    )
+    track = Track(inst, start=0, frames=frames)
     out = np.empty((frames, size, size, 3), np.uint8)
     kps = np.empty((frames, len(JOINTS), 3), np.float32)
-    receivers = np.empty((frames, len(inst.hands), 2))
-    hands_at = np.empty((frames, len(inst.hands), 2))
-    direction = ""
-    for i in range(frames):
-        t = (i + 0.5) / frames
-        sx, sy, tilt = sway.at(t)
-        cam = (float(camera[i, 0]), float(camera[i, 1]))
-        torso = Torso(
-            subject=subject,
-            cx=place.cx + sx * size + cam[0],
-            shoulder_y=place.shoulder_y + sy * size + cam[1],
-            unit=place.unit,
-            head_angle=tilt,
-            head_dx=0.3 * sx * size,
-        )
-        arms: dict[str, Arm] = {}
-        for k, side in enumerate(SIDES):
-            rest = _rest(torso, inst.rest, side, t, fidget[k], nuisance * size)
-            if side not in inst.hands:
-                arms[side] = solve_arm(torso, side, *rest)
-                continue
-            h = inst.hands.index(side)
-            arms[side], receivers[i, h] = _moving_arm(torso, inst, side, t - lag[side], rest)
-            hands_at[i, h] = arms[side].hand
-            if i == 0 and h == 0:
-                direction = direction_phrase(rest[0], receivers[0, 0], torso.cx, side, torso.unit)
-        out[i] = render_frame(scene, torso, arms, order, cam, rng)
-        pts = keypoints(torso, arms)
-        kps[i, :, :2] = pts
-        kps[i, :, 2] = visibility(pts, torso, arms, order, size)
-    # Contact frames: every moving hand is on its receiver (frame i shows time (i+.5)/T).
-    a, b = inst.timeline.contact
-    contact = (math.ceil((a + max(lag.values())) * frames - 0.5), math.floor(b * frames - 0.5))
-    attributes = {
-        "initiator": inst.initiator,
-        "receiver": inst.receiver_text(),
-        "direction": direction,
-        "motion": inst.motion_text(),
-        "speed": inst.speed,
-        "amplitude": inst.amplitude or "",
-        "pattern": inst.motion,
-        "rest": inst.rest,
-    }
-    return RenderedClip(out, kps, attributes, contact, receivers, hands_at, subject, inst)
+    for i, (image, kp) in enumerate(render_frames(setting, [track], frames, frames, rng)):
+        out[i], kps[i] = image, kp
+    return RenderedClip(
+        out,
+        kps,
+        track.attributes(),
+        track.contact(frames),
+        track.receivers,
+        track.hands,
+        subject,
+        inst,
+    )
 
 
 def _rest(

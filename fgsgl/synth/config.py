@@ -59,6 +59,41 @@ class SynthConfig:
         return out
 
 
+@dataclass(frozen=True)
+class LongConfig:
+    """SynthMG long videos (`fgsgl synth --long N`): how many, and how they are cut up.
+
+    `gestures` and `idle` are inclusive (min, max) ranges: gestures per video, and frames
+    of rest before, between and after them; idle=None means half a clip to two clips
+    (`idle_frames`). Gesture lengths come from the SynthConfig (a clip's `frames`).
+    """
+
+    videos: int
+    gestures: tuple[int, int] = (4, 6)
+    idle: tuple[int, int] | None = None
+
+    def idle_frames(self, config: SynthConfig) -> tuple[int, int]:
+        return self.idle if self.idle is not None else (config.frames // 2, 2 * config.frames)
+
+    def problems(self, config: SynthConfig) -> list[str]:
+        out = []
+        if self.videos < 1:
+            out.append(f"--long must be at least 1 video, not {self.videos}")
+        lo, hi = self.gestures
+        if not 1 <= lo <= hi:
+            out.append(
+                f"--gestures-per-video {lo}:{hi}: needs 1 <= MIN <= MAX (a long video holds "
+                "at least one gesture)"
+            )
+        lo, hi = self.idle_frames(config)
+        if not 1 <= lo <= hi:
+            out.append(
+                f"--idle-frames {lo}:{hi}: needs 1 <= MIN <= MAX (gestures are kept apart by "
+                "at least one frame at rest)"
+            )
+        return out
+
+
 # `default` serves the laptop demo and the 5 variants x 3 seeds study (tiny ViT on CPU,
 # within an hour on 2 cores): 360 clips of 24 frames at 128 px, about 30 s to generate.
 # `mini` is for tests and smoke runs: 36 clips of 16 frames at 64 px, a few seconds.
@@ -67,4 +102,4 @@ PRESETS: dict[str, SynthConfig] = {
     "mini": SynthConfig(clips_per_class=3, subjects=3, size=64, frames=16),
 }
 
-__all__ = ["MIN_FRAMES", "MIN_SIZE", "PRESETS", "SynthConfig"]
+__all__ = ["MIN_FRAMES", "MIN_SIZE", "PRESETS", "LongConfig", "SynthConfig"]

@@ -72,17 +72,21 @@ import dataclasses
 import logging
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fgsgl.errors import FgsglError, UsageError
 from fgsgl.runtime.cpus import available_cpus
 from fgsgl.synth.config import SynthConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("fgsgl")
 
@@ -182,14 +186,24 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _render_all(tasks: list[ClipTask], workers: int, progress: bool) -> list[dict[str, Any]]:
+def _render_all(
+    tasks: list[Any],
+    workers: int,
+    progress: bool,
+    render: Callable[[Any], Any] | None = None,
+    unit: str = "clip",
+) -> list[Any]:
+    """`render` (a top-level function: worker processes are spawned, not forked; default
+    render_task) of every task, in the tasks' order whatever order they finish in."""
     from fgsgl.progress import bar
 
-    rows: list[dict[str, Any] | None] = [None] * len(tasks)
-    with bar(total=len(tasks), desc="synth", unit="clip", disable=not progress) as b:
+    render = render or render_task
+
+    rows: list[Any] = [None] * len(tasks)
+    with bar(total=len(tasks), desc="synth", unit=unit, disable=not progress) as b:
         if workers == 1:
             for i, task in enumerate(tasks):
-                rows[i] = render_task(task)
+                rows[i] = render(task)
                 b.update()
         else:
             # spawn, not fork: the parent may hold threads (tqdm's monitor, BLAS pools).
@@ -197,7 +211,7 @@ def _render_all(tasks: list[ClipTask], workers: int, progress: bool) -> list[dic
                 workers, mp_context=get_context("spawn"), initializer=_ignore_sigint
             )
             with pool:
-                futures = {pool.submit(render_task, t): i for i, t in enumerate(tasks)}
+                futures = {pool.submit(render, t): i for i, t in enumerate(tasks)}
                 try:
                     for future in as_completed(futures):
                         rows[futures[future]] = future.result()
@@ -241,6 +255,22 @@ def info(config: SynthConfig) -> dict[str, Any]:
     }
 
 
+def classes_table(config: SynthConfig) -> pd.DataFrame:
+    """classes.csv: id, name and the class text T_c of the dataset's classes."""
+    import pandas as pd
+
+    from fgsgl.synth.classes import CLASSES
+
+    chosen = CLASSES[: config.classes]
+    return pd.DataFrame(
+        {
+            "id": range(config.classes),
+            "name": [c.name for c in chosen],
+            "description": [c.description for c in chosen],
+        }
+    )
+
+
 def _prepare_out(out: Path, overwrite: bool) -> None:
     if not out.exists():
         return
@@ -274,7 +304,6 @@ def generate(
 
     from fgsgl.artifacts import staged_dir, write_json
     from fgsgl.dataset import load_dataset, write_tables
-    from fgsgl.synth.classes import CLASSES
 
     problems = config.problems()
     if workers is not None and workers < 1:
@@ -290,14 +319,7 @@ def generate(
         if config.keypoints:
             (tmp / "keypoints").mkdir()
         rows = _render_all(plan(config, tmp), workers, progress)
-        classes = pd.DataFrame(
-            {
-                "id": range(config.classes),
-                "name": [c.name for c in CLASSES[: config.classes]],
-                "description": [c.description for c in CLASSES[: config.classes]],
-            }
-        )
-        write_tables(tmp, pd.DataFrame(rows), classes)
+        write_tables(tmp, pd.DataFrame(rows), classes_table(config))
         write_json(tmp / INFO_FILE, info(config))
     dataset = load_dataset(out)
     by_split = dataset.manifest["split"].value_counts().to_dict()

@@ -192,6 +192,11 @@ class Timeline:
     def contact(self) -> tuple[float, float]:
         return self.start + self.reach, self.start + self.reach + self.act
 
+    @property
+    def end(self) -> float:
+        """When the hand is back home at its rest."""
+        return self.start + self.reach + self.act + self.back
+
     def phase(self, t: float) -> tuple[str, float]:
         """("rest" | "reach" | "act" | "back", progress in [0, 1]) at clip time t."""
         a, b = self.contact

@@ -17,6 +17,8 @@ compare bytes.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +27,26 @@ CRF = 18
 PRESET = "medium"
 
 
-def write_mp4(path: str | Path, frames: np.ndarray, fps: int, *, crf: int = CRF) -> None:
+def write_mp4(
+    path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: int, *, crf: int = CRF
+) -> None:
     """Encode (T, H, W, 3) uint8 RGB frames as H.264 (yuv420p) in an mp4 container.
 
-    H and W must be even (4:2:0 chroma halves them). The file is written in one go; the
-    caller writes into a staging directory, so a crash never leaves a visible half file.
+    `frames` may also be an iterable of (H, W, 3) frames, encoded as they come, so a long
+    video never has to be held in memory. H and W must be even (4:2:0 chroma halves
+    them). The file is written in one go; the caller writes into a staging directory, so
+    a crash never leaves a visible half file.
     """
     import av
     from av.codec.context import Flags
 
-    _, h, w, c = frames.shape
-    if c != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    pending = iter(frames)
+    first = next(pending, None)
+    if first is None:
+        raise ValueError("no frames to encode")
+    h, w, c = first.shape if first.ndim == 3 else (0, 0, 0)
+    if c != 3 or first.dtype != np.uint8:
+        raise ValueError(f"frames must be (H, W, 3) uint8, got {first.shape} {first.dtype}")
     if h % 2 or w % 2:
         raise ValueError(f"frame size must be even for yuv420p, got {w}x{h}")
     with av.open(str(path), "w", format="mp4", options={"fflags": "+bitexact"}) as container:
@@ -52,7 +62,9 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, *, crf: int = CRF)
         )
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.flags |= Flags.bitexact
-        for frame in frames:
+        for frame in itertools.chain([first], pending):
+            if frame.shape != first.shape or frame.dtype != np.uint8:
+                raise ValueError(f"frame {frame.shape} {frame.dtype} after {first.shape} ones")
             yuv = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frame), format="yuv420p")
             for packet in stream.encode(yuv):
                 container.mux(packet)

@@ -162,6 +162,7 @@ class VideoFile:
         except (RuntimeError, decord.DECORDError) as e:
             raise _open_failure(path, e) from e
         self.frame_count = len(self._reader)
+        self.fps = float(self._reader.get_avg_fps())  # the container's rate (0 if none)
 
     def _open(self) -> Any:
         import decord

@@ -80,15 +80,24 @@ def run_task(task: VideoTask) -> list[ClipResult]:
     return results
 
 
+def read_clip(
+    video: VideoFile, start: int | None, end: int | None, frames: int
+) -> tuple[np.ndarray, list[int], str]:
+    """One clip's T frames exactly as the frames artifact stores them, its frame indices and
+    its note: the one definition of a clip's pixels, shared by extraction and prediction
+    (fgsgl.predict), so a model sees new videos as it saw its training clips."""
+    indices, note = sample_indices(start, end, video.frame_count, frames)
+    return video.read(indices), indices, note
+
+
 def _run_clip(video: VideoFile, job: ClipJob, task: VideoTask) -> ClipResult:
     result = ClipResult(job.clip_id, job.shard, job.slot)
     try:
-        indices, note = sample_indices(job.start, job.end, video.frame_count, task.frames)
-        clip = video.read(indices)
+        clip, indices, note = read_clip(video, job.start, job.end, task.frames)
         keypoints = None
         if job.keypoints_uri is not None:
             local = task.keypoints_files[job.clip_id]
-            keypoints = _keypoints(local, job.keypoints_uri, indices, task, video)
+            keypoints = clip_keypoints(local, job.keypoints_uri, indices, video, task.joints)
     except (VideoError, NoFramesError, KeypointsError) as e:
         result.error = str(e)
         return result
@@ -104,8 +113,8 @@ class KeypointsError(Exception):
     """A clip's keypoints file is missing, unreadable or does not cover its frames."""
 
 
-def _keypoints(
-    path: str, name: str, indices: list[int], task: VideoTask, video: VideoFile
+def clip_keypoints(
+    path: str, name: str, indices: list[int], video: VideoFile, joints: int | None
 ) -> np.ndarray:
     """The keypoints at the sampled frames, in the stored S x S frame's pixel coordinates.
 
@@ -125,13 +134,13 @@ def _keypoints(
         raise KeypointsError(
             f"keypoints {name}: {len(points)} frames, the clip needs frame {max(indices)}"
         )
-    if task.joints is not None and points.shape[1] != task.joints:
+    if joints is not None and points.shape[1] != joints:
         raise KeypointsError(
-            f"keypoints {name}: {points.shape[1]} joints, the dataset's have {task.joints}"
+            f"keypoints {name}: {points.shape[1]} joints, the dataset's have {joints}"
         )
     picked = points[indices].astype(np.float32)
     if picked.shape[2] == 2:
         picked = np.concatenate([picked, np.ones_like(picked[..., :1])], axis=2)
     assert video.native_size is not None  # the clip was read first
-    to_output_pixels(picked, *video.native_size, task.size, task.resize)
+    to_output_pixels(picked, *video.native_size, video.size, video.resize)
     return picked
