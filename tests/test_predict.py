@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from train_fixtures import TINY_DEMO
 from video_helpers import coded_frames, write_video
 
 import fgsgl
@@ -29,18 +30,7 @@ from fgsgl.video.frames import FramesArtifact
 
 pytestmark = pytest.mark.slow  # trains a tiny model (two short stages) once
 
-# demo-like (configs/cpu-tiny.yaml: tiny-clip, frame residuals) at test size
-TINY = {
-    "model.backbone": "tiny-clip:image=32,patch=8,width=32,layers=2",
-    "model.subtract_clip_mean": True,
-    "model.proj_hidden": 32,
-    "optim.batch_size": 4,
-    "data.workers": 0,
-    "stage1.epochs": 2,
-    "stage2.epochs": 1,
-    "stage1.lr": 3e-3,
-    "stage2.lr": 1e-3,
-}
+TINY = TINY_DEMO
 COLUMNS = [
     "input", "clip_id", "video", "start_frame", "end_frame", "split", "frame_indices", "note",
     "label", "label_name", "correct",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from train_fixtures import TINY_DEMO
 
 from fgsgl.cli import main
 from fgsgl.errors import FgsglError, UsageError
@@ -25,17 +26,7 @@ from fgsgl.video.extract import extract
 
 pytestmark = pytest.mark.slow  # trains a tiny model once
 
-TINY = {
-    "model.backbone": "tiny-clip:image=32,patch=8,width=32,layers=2",
-    "model.subtract_clip_mean": True,
-    "model.proj_hidden": 32,
-    "optim.batch_size": 4,
-    "data.workers": 0,
-    "stage1.epochs": 2,
-    "stage2.epochs": 1,
-    "stage1.lr": 3e-3,
-    "stage2.lr": 1e-3,
-}
+TINY = TINY_DEMO
 SEGMENT_COLUMNS = [
     "video", "start_frame", "end_frame", "start_s", "end_s", "label", "class_name", "score",
 ]  # fmt: skip

@@ -24,6 +24,20 @@ from fgsgl.video.frames import KIND as FRAMES_KIND
 CLASS_NAMES = ("touching nose", "rubbing eyes", "scratching neck", "folding arms")
 
 
+# the demo's training (configs/cpu-tiny.yaml: tiny-clip, frame residuals) at test size
+TINY_DEMO = {
+    "model.backbone": "tiny-clip:image=32,patch=8,width=32,layers=2",
+    "model.subtract_clip_mean": True,
+    "model.proj_hidden": 32,
+    "optim.batch_size": 4,
+    "data.workers": 0,
+    "stage1.epochs": 2,
+    "stage2.epochs": 1,
+    "stage1.lr": 3e-3,
+    "stage2.lr": 1e-3,
+}
+
+
 def box_track(label: int, frames: int, size: int) -> list[tuple[int, int]]:
     """The top-left corner (y, x) of the class's square in each frame."""
     box = size // 4
