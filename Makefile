@@ -57,7 +57,7 @@ demo: venv
 test: venv pose-venv labelstudio-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile  # two processes, a test file each: servers and pipelines wait a lot
 
 lint: venv
 	$(BIN)/ruff check --fix .

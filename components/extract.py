@@ -15,6 +15,7 @@ def extract_frames(
     frame_size: int = 448,
     resize: str = "squash",
     max_failure_ratio: float = 0.05,
+    keep_partial: bool = False,
     shard: str = "",
 ) -> None:
     """Decode `num_frames` uniformly sampled frames of every clip into a frames artifact.
@@ -29,6 +30,9 @@ def extract_frames(
         frame_size: square side in pixels (S).
         resize: "squash" or "center-crop".
         max_failure_ratio: fail the step when more clips than this fail to decode.
+        keep_partial: keep the clips of a partial video (a copy cut off) that need frames
+            the file lacks, sampled over what it holds, with a note in the index; default:
+            they fail.
         shard: "i/n" to extract only every n-th clip starting at i (fan-out); "" for all.
     """
     from fgsgl.video.extract import extract
@@ -41,6 +45,7 @@ def extract_frames(
         resize=resize,
         shard=shard or None,
         max_failure_ratio=max_failure_ratio,
+        keep_partial=keep_partial,
     )
     frames.metadata["summary"] = summary
 

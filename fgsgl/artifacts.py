@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fgsgl import __version__
+from fgsgl.diskspace import disk_full_error, free_bytes, is_disk_full
 from fgsgl.errors import FgsglError
 
 METADATA = "metadata.json"
@@ -32,8 +33,40 @@ def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically (temp file + rename), so readers never see half a file."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    except BaseException:  # a full disk: no half-written temp file left behind
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
+
+
+def write_file_durably(path: str | Path, data: bytes, *, then: str = "") -> None:
+    """Replace `path` by `data` so that a kill, a power cut or a full disk leaves the old
+    file or the new one, never a torn one: temp file, fsync, rename, fsync of the folder.
+    Space is checked first: a disk without room for `data` is one DiskFullError (`then`:
+    what the user does next) and the old file stays as it was."""
+    path = Path(path)
+    free = free_bytes(path.parent)
+    if free is not None and free < len(data):
+        raise disk_full_error(path, needed=len(data), then=then)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise disk_full_error(path, e, needed=len(data), then=then) from e
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a power cut
+    finally:
+        os.close(folder)
 
 
 def write_metadata(directory: str | Path, kind: str, **fields: Any) -> dict[str, Any]:

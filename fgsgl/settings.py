@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fgsgl import cluster
-from fgsgl.config_files import EXTENDS, coerce, config_path, read_yaml
+from fgsgl.config_files import EXTENDS, coerce, config_path, load_yaml_text, read_yaml
 from fgsgl.errors import FgsglError
 from fgsgl.schema import NO_NULL, REQUIRED, Setting, setting, walk
 from fgsgl.train.config import TrainConfig, config_problems
@@ -65,6 +65,11 @@ class ExtractSettings:
     resize: str = setting("squash", help='"squash" or "center-crop".')
     max_failure_ratio: float = setting(
         0.05, help="fail the step when more clips than this fail to decode."
+    )
+    keep_partial: bool = setting(
+        False,
+        help="keep the clips of a partial video (a copy cut off) that need frames the file "
+        "lacks, sampled over what it holds, with a note in the index; default: they fail.",
     )
 
 
@@ -333,11 +338,41 @@ def _timeout_problem(value: str) -> str | None:
     return None
 
 
+def _not_strings(values: Any, what: str = "a string") -> list[str]:
+    """A mapping's values (or a list's items) that are not text: Kubernetes reads text, and
+    str() would turn an unquoted YAML `yes` into 'True' and `null` into 'None'."""
+    if isinstance(values, Mapping):
+        return [
+            f"{k}: {v!r} is not a string (quote it in YAML)"
+            for k, v in values.items()
+            if not isinstance(v, str)
+        ]
+    return [f"{v!r} is not {what}" for v in values if not isinstance(v, str) or not v]
+
+
+TOLERATION_FIELDS = {"key", "operator", "value", "effect", "tolerationSeconds"}
+
+
+def _tolerations_problem(value: list) -> str | None:
+    for item in value:
+        if not isinstance(item, Mapping) or not item or set(map(str, item)) - TOLERATION_FIELDS:
+            return f"{item!r} is not a toleration ({', '.join(sorted(TOLERATION_FIELDS))})"
+        seconds = item.get("tolerationSeconds")
+        if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)):
+            return f"tolerationSeconds {seconds!r} is not an integer"
+        if bad := _not_strings({k: v for k, v in item.items() if k != "tolerationSeconds"}):
+            return "; ".join(bad)
+    return None
+
+
 # checks of a value beyond its type, by key
 CHECKS: dict[str, Any] = {
     "resources.gpu_pool": lambda v: cluster.gpu_pool_problem(v) if v else None,
-    "cluster.env": lambda v: "; ".join(cluster.env_problems(v)) or None,
+    "resources.node_selector": lambda v: "; ".join(_not_strings(v)) or None,
+    "resources.tolerations": _tolerations_problem,
+    "cluster.env": lambda v: "; ".join(cluster.env_problems(v) + _not_strings(v)) or None,
     "cluster.secret_env": lambda v: "; ".join(cluster.secret_env_problems(v)) or None,
+    "cluster.image_pull_secrets": lambda v: "; ".join(_not_strings(v, "a secret name")) or None,
     "cluster.timeout": _timeout_problem,
 }
 
@@ -372,7 +407,7 @@ def coerce_setting(raw: Any, s: Setting) -> Any:
     if s.base_type in (dict, list):
         if isinstance(raw, str):
             try:
-                raw = yaml.safe_load(raw)
+                raw = load_yaml_text(raw)  # numbers in it as a config file reads them
             except yaml.YAMLError as e:
                 raise ValueError(f"not valid YAML/JSON ({e})") from e
         if not isinstance(raw, s.base_type):

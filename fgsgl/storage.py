@@ -6,7 +6,7 @@ the S3 API (s3://, through s3fs: AWS, MinIO, Ceph). The drivers are fsspec's; wh
 ours sits on top: files move through a `.partial` name renamed only when complete, an
 upload is checked against the stored object's size and returns the store's checksum of
 its content (GCS CRC32C, S3 ETag) so a resumed run can tell an intact object from a
-replaced one, and every failure is one FgsglError naming the URL.
+replaced one, and every failure is one FgsglError naming the URL and the operation.
 
 Where the stores are, the usual way for each:
 - GCS: Google's default credentials; STORAGE_EMULATOR_HOST (a local emulator) switches to
@@ -18,8 +18,14 @@ Where the stores are, the usual way for each:
 - Any fsspec option through fsspec's own configuration, e.g.
   FSSPEC_S3='{"endpoint_url": "http://minio:9000"}' or FSSPEC_S3_ANON=true.
 
-Transient errors (connection resets, 429, 5xx) are retried by the drivers with back-off;
-anything else (not found, forbidden) fails at once.
+Transient errors (connections refused, reset or timed out, HTTP 408, 429, 5xx) are retried
+request by request, the same way for both stores: FGSGL_STORAGE_ATTEMPTS attempts (5),
+FGSGL_STORAGE_BACKOFF_S (1 s) before the second, doubling (fgsgl.storage_drivers says how
+and why not the drivers' own). When they run out, StoreUnavailableError names the URL, the
+operation, the attempts and the last error; anything else (not found, forbidden) fails at
+once. An upload that fails leaves no object, or the one that was there: a single-request
+upload is committed by the store only when its body arrived whole, and a multipart or
+resumable one is aborted by the driver (its parts are never completed into the object).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fgsgl.errors import FgsglError
+from fgsgl.errors import FgsglError, StoreUnavailableError
 
 # Object stores fgsgl supports, and the package that drives each (for the error message).
 # minio:// is how KFP's standalone install names artifact URIs in its MinIO: S3 at
@@ -102,16 +108,17 @@ def filesystem(uri: str) -> tuple[Any, str]:
 
 
 def _driver(name: str) -> type:
-    """The fsspec class for a scheme. For GCS the plain GCSFileSystem: gcsfs's default
-    class first asks a gRPC control plane for each bucket's layout (zonal/hierarchical
-    buckets), an extra call fgsgl does not need and that an emulator cannot answer."""
-    if name in ("gs", "gcs"):
-        from gcsfs.core import GCSFileSystem
+    """The fsspec class for a scheme: for GCS and S3 fgsgl's subclasses, which retry by one
+    policy (fgsgl.storage_drivers). For GCS the plain GCSFileSystem underneath: gcsfs's
+    default class first asks a gRPC control plane for each bucket's layout (zonal or
+    hierarchical buckets), an extra call fgsgl does not need and an emulator cannot answer."""
+    if name in DRIVERS:
+        from fgsgl import storage_drivers
 
-        return GCSFileSystem
+        return storage_drivers.GCS if DRIVERS[name] == "gcsfs" else storage_drivers.S3
     import fsspec
 
-    return fsspec.get_filesystem_class("s3" if name == "minio" else name)
+    return fsspec.get_filesystem_class(name)
 
 
 def reset() -> None:
@@ -123,8 +130,9 @@ def reset() -> None:
 
 
 @contextlib.contextmanager
-def _errors(uri: str) -> Iterator[None]:
-    """Turn a driver's exception into one FgsglError naming the URL."""
+def _errors(uri: str, operation: str) -> Iterator[None]:
+    """Turn a driver's exception into one FgsglError naming the URL and the operation;
+    StoreUnavailableError when transient failures used up every attempt."""
     try:
         yield
     except FgsglError:
@@ -134,16 +142,19 @@ def _errors(uri: str) -> Iterator[None]:
     except PermissionError as e:
         raise FgsglError(f"{uri}: access denied ({e})") from e
     except Exception as e:
-        if _status(e) == 404:
+        from fgsgl.storage_drivers import exhausted, status_of, transient
+
+        if status_of(e) == 404:
             raise FgsglError(f"{uri}: not found") from e
-        if _status(e) in (401, 403):
+        if status_of(e) in (401, 403) and not transient(e):
             raise FgsglError(f"{uri}: access denied ({e})") from e
-        raise FgsglError(f"{uri}: transfer failed after retries ({type(e).__name__}: {e})") from e
-
-
-def _status(e: Exception) -> int | None:
-    code = getattr(e, "code", None)
-    return code if isinstance(code, int) else None
+        spent = exhausted(e)
+        if spent is not None:
+            last, attempts = spent
+            raise StoreUnavailableError(
+                uri, operation, attempts, f"{type(last).__name__}: {last}"
+            ) from e
+        raise FgsglError(f"{uri}: {operation} failed ({type(e).__name__}: {e})") from e
 
 
 def _entry(info: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +182,7 @@ def _local_entry(path: Path) -> dict[str, Any]:
 def exists(uri: str | os.PathLike) -> bool:
     if is_remote(uri):
         fs, path = filesystem(str(uri))
-        with _errors(str(uri)):
+        with _errors(str(uri), "exists"):
             return bool(fs.exists(path))
     return local_path(uri).exists()
 
@@ -180,7 +191,7 @@ def read_bytes(uri: str | os.PathLike) -> bytes:
     """Read a whole (small) file: manifests, class lists, metadata."""
     if is_remote(uri):
         fs, path = filesystem(str(uri))
-        with _errors(str(uri)):
+        with _errors(str(uri), "read"):
             return fs.cat_file(path)
     path = local_path(uri)
     if not path.is_file():
@@ -192,7 +203,7 @@ def info(uri: str | os.PathLike) -> dict[str, Any] | None:
     """{size, checksum, version} of one file, or None when there is none."""
     if is_remote(uri):
         fs, path = filesystem(str(uri))
-        with _errors(str(uri)):
+        with _errors(str(uri), "info"):
             try:
                 found = fs.info(path)
             except FileNotFoundError:
@@ -216,7 +227,7 @@ def download(uri: str, dest: str | Path) -> Path:
     try:
         if is_remote(uri):
             fs, path = filesystem(uri)
-            with _errors(uri):
+            with _errors(uri, "download"):
                 if fs.isdir(path):
                     raise FgsglError(f"{uri}: not found (a prefix, not an object)")
                 fs.get_file(path, str(partial))
@@ -234,8 +245,9 @@ def download(uri: str, dest: str | Path) -> Path:
 
 def upload(local: str | Path, uri: str) -> dict[str, Any]:
     """Copy a local file to an object-store URL (or local path); returns the stored file's
-    {size, checksum, version}. The stored size is checked against the local one, and the
-    drivers check the bytes in transit (S3 request checksums, GCS MD5 per request)."""
+    {size, checksum, version}. The stored size is checked against the local one; on S3
+    botocore also checks the bytes in transit (a CRC32 with each request), on GCS nothing
+    more does (gcsfs's MD5 check is off: composite objects have no MD5)."""
     if not is_remote(uri):
         import shutil
 
@@ -247,7 +259,7 @@ def upload(local: str | Path, uri: str) -> dict[str, Any]:
         return _local_entry(target)
     fs, path = filesystem(uri)
     size = Path(local).stat().st_size
-    with _errors(uri):
+    with _errors(uri, "upload"):
         fs.put_file(str(local), path)
         stored = _entry(fs.info(path))
     if stored["size"] != size:
@@ -274,7 +286,7 @@ def list_files(prefix: str | os.PathLike) -> dict[str, dict[str, Any]]:
     if is_remote(prefix):
         fs, path = filesystem(str(prefix))
         base = path.rstrip("/") + "/"
-        with _errors(str(prefix)):
+        with _errors(str(prefix), "list"):
             found = fs.find(base, detail=True)
         return {
             name[len(base) :]: _entry(details)
@@ -292,7 +304,7 @@ def delete(uri: str | os.PathLike) -> None:
     """Remove a file or object; a missing one is not an error."""
     if is_remote(uri):
         fs, path = filesystem(str(uri))
-        with _errors(str(uri)), contextlib.suppress(FileNotFoundError):
+        with _errors(str(uri), "delete"), contextlib.suppress(FileNotFoundError):
             fs.rm_file(path)
         return
     local_path(uri).unlink(missing_ok=True)
@@ -386,7 +398,7 @@ def copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     if is_remote(src) and is_remote(dst) and scheme(src) == scheme(dst):
         fs, source = filesystem(src)
         _, target = filesystem(dst)
-        with _errors(src):
+        with _errors(src, f"copy to {dst}"):
             fs.copy(source, target)
     elif is_remote(src) and is_remote(dst):
         import tempfile

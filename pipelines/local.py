@@ -9,7 +9,8 @@ encoding; full, no_fg_sa and class_text share stage 1 (its signature does not in
 switches it does not read); a changed stage-2 setting reruns only stage 2 and evaluation.
 
 The runner is `SubprocessRunner(use_venv=False)`: each task is a subprocess of this Python
-environment. kfp.local's temp folders go to ROOT/tmp (TMPDIR), not /tmp.
+environment. kfp.local's temp folders go to ROOT/tmp (TMPDIR), not /tmp (unless ROOT is
+too deep for the training loader's sockets: fgsgl.runtime.workers).
 
     ROOT/cache/                  one JSON entry per task cache key
     ROOT/runs/RUN/fgsgl-TIME/    the outputs of the tasks a run executed, and run.json
@@ -43,6 +44,7 @@ from typing import Any, TextIO
 from fgsgl import storage
 from fgsgl.artifacts import write_json
 from fgsgl.errors import FgsglError
+from fgsgl.locks import locks_output
 from fgsgl.pipelines.kfp_compat import (
     TaskRunner,
     is_success,
@@ -60,6 +62,7 @@ from fgsgl.runtime.runs import (
     tasks_table,
     tensorboard_table,
 )
+from fgsgl.runtime.workers import fits_worker_sockets
 
 # A local failure is not a preempted node: no retries (kfp.local would honour them).
 LOCAL_OPTIONS = BuildOptions(gpu_retries=0)
@@ -133,6 +136,7 @@ class LocalResult:
         }
 
 
+@locks_output("root")
 def run_local(
     dataset: str | os.PathLike,
     variants: str | Sequence[str] = "full",
@@ -439,7 +443,12 @@ def stderr_echo() -> Callable[[str], None]:
 def task_environment(tmp: Path) -> Iterator[None]:
     """TMPDIR under the root for the tasks (and kfp's temp folders); kfp.local's notes that
     do not apply here silenced: the image is not used by the SubprocessRunner, and resource
-    settings are for the cluster."""
+    settings are for the cluster. A root too deep for the loader workers' Unix sockets
+    (fgsgl.runtime.workers) gets a short folder of the system's temp dir instead, removed
+    at the end."""
+    own = None
+    if not fits_worker_sockets(tmp):
+        own = tmp = Path(tempfile.mkdtemp(prefix="fgsgl-run-local-"))
     old = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(tmp)
     tempfile.tempdir = None
@@ -457,6 +466,8 @@ def task_environment(tmp: Path) -> Iterator[None]:
         tempfile.tempdir = None
         for leftover in tmp.glob("tmp.*"):  # kfp's `mktemp -d` folders of task programs
             shutil.rmtree(leftover, ignore_errors=True)
+        if own is not None:
+            shutil.rmtree(own, ignore_errors=True)
 
 
 class _Tee:

@@ -79,6 +79,29 @@ def test_bad_cluster_settings_are_listed_at_once() -> None:
     ]
 
 
+def test_pod_spec_values_must_be_text() -> None:
+    """Found by tests/test_fuzz_configs.py: str() made an unquoted YAML `yes` 'True' and
+    `null` 'None', and a node selector or toleration of another shape reached Kubernetes."""
+    items = [
+        "resources.node_selector={pool: 1, zone: yes}",
+        "resources.tolerations=[{key: a, operator: Exists}, 1]",
+        "cluster.env={DEBUG: yes}",
+        "cluster.image_pull_secrets=[regcred, null]",
+    ]
+    with pytest.raises(FgsglError) as e:
+        settings.read(items)
+    assert e.value.problems == [
+        "--set: resources.node_selector: pool: 1 is not a string (quote it in YAML); "
+        "zone: True is not a string (quote it in YAML)",
+        "--set: resources.tolerations: 1 is not a toleration (effect, key, operator, "
+        "tolerationSeconds, value)",
+        "--set: cluster.env: DEBUG: True is not a string (quote it in YAML)",
+        "--set: cluster.image_pull_secrets: None is not a secret name",
+    ]
+    quoted = ["resources.node_selector={pool: '1'}", "cluster.env={DEBUG: 'yes'}"]
+    assert settings.read(quoted)["cluster.env"] == {"DEBUG": "yes"}
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"), [("0", 0), ("90", 90), ("90m", 5400), ("12h", 43200), ("1.5d", 129600)]
 )

@@ -52,6 +52,23 @@ def test_validate_need_fg_text_and_check_files(tmp_path: Path, capsys: pytest.Ca
     assert main(["validate", str(root), "--check-files"]) == 0
 
 
+def test_check_files_refuses_a_symlink_out_of_the_dataset(tmp_path: Path, capsys):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "a.mp4").write_bytes(b"")
+    root = write(tmp_path / "ds", "clip_id,video,label,split\na,v/a.mp4,0,train\n")
+    (root / "v").symlink_to(outside)
+    assert main(["validate", str(root)]) == 0  # the tables alone are fine
+    capsys.readouterr()
+    assert main(["validate", str(root), "--check-files"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"fgsgl validate: error: {root}: 1 problem with the files it names",
+        f"  - manifest.csv row 1 (line 2): video 'v/a.mp4' leads out of the dataset directory "
+        f"through a symlink (to {outside.resolve()}/a.mp4); relative paths must stay inside "
+        "it (give the file's absolute path instead)",
+    ]
+
+
 def test_validate_missing_directory_and_bad_option(tmp_path: Path, capsys):
     assert main(["validate", str(tmp_path / "nope")]) == 1
     assert capsys.readouterr().err.strip() == (

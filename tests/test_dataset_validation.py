@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from fgsgl.dataset import DatasetError, load_dataset
@@ -281,3 +283,64 @@ def test_need_fg_text_lists_rows_missing_attributes(tmp_path: Path):
         "receiver, motion are missing"
     ]
     assert len(load_dataset(root).manifest) == 3  # fine when FG text is not needed
+
+
+# Found by tests/test_fuzz_datasets.py: tracebacks and values changed without a word.
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("d,v/d.mp4,99999999999999999999,train,s1,,", "label '99999999999999999999' is not"),
+        ("d,v/d.mp4,0,train,s1,0,99999999999999999999", "end_frame '99999999999999999999' is"),
+        ("d,v/d.mp4,\u0663,train,s1,,", "label '\u0663' is not an integer class id"),
+        ("d,v/d.mp4,0,train,s1,\u0663,\uff19", "start_frame '\u0663' is not an integer"),
+        (" d,v/d.mp4,0,train,s1,,", "clip_id ' d' has spaces around it"),
+        ("d\u00a0,v/d.mp4,0,train,s1,,", "clip_id 'd\\xa0' has spaces around it"),
+    ],
+)
+def test_odd_numbers_and_padded_ids_are_refused(tmp_path: Path, row: str, problem: str):
+    root = dataset(tmp_path, [*GOOD_ROWS, row])
+    assert problems(root)[0].startswith(f"manifest.csv row 4 (line 5): {problem}")
+
+
+def test_big_integers_are_read_exactly(tmp_path: Path):
+    big = 2**53 + 1  # as a float (the column has an empty cell) it would read 2**53
+    root = dataset(tmp_path, [*GOOD_ROWS, f"d,v/d.mp4,0,train,s1,{big},{big}"])
+    assert load_dataset(root).manifest["end_frame"].iloc[3] == big
+
+
+def test_huge_class_id_is_a_problem(tmp_path: Path):
+    root = dataset(tmp_path, GOOD_ROWS, classes=f"id,name\n{'9' * 20},a\n")
+    assert f"classes.csv row 1 (line 2): id '{'9' * 20}' is not an integer" in problems(root)
+
+
+def test_nul_byte_is_not_valid_csv(tmp_path: Path):
+    (tmp_path / "manifest.csv").write_bytes(f"{HEADER}\n{GOOD_ROWS[0]}\n\x00b\n".encode())
+    (tmp_path / "classes.csv").write_text(CLASSES)
+    assert problems(tmp_path) == [
+        "manifest.csv line 3: not valid CSV (a NUL byte: UTF-16 or binary?)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("labels", "problem"),
+    [
+        ([0.0, np.inf], "label inf is not an integer class id"),
+        ([0.0, 1e20], "label 1e+20 is not an integer class id"),
+        (np.array([0, 2**64 - 1], dtype=np.uint64), "label 18446744073709551615 is not"),
+    ],
+)
+def test_parquet_labels_that_fit_no_int64(tmp_path: Path, labels, problem: str):
+    frame = pd.DataFrame(
+        {"clip_id": ["a", "b"], "video": ["a.mp4", "b.mp4"], "split": ["train"] * 2}
+    )
+    frame["label"] = labels
+    frame["subject"] = [np.inf, 36.0]  # as text: 'inf', '36'
+    frame.to_parquet(tmp_path / "manifest.parquet")
+    (tmp_path / "classes.csv").write_text(CLASSES)
+    (found,) = problems(tmp_path)
+    assert found.startswith(f"manifest.parquet row 2: {problem}")
+    frame["label"] = [0, 1]
+    frame.to_parquet(tmp_path / "manifest.parquet")
+    assert load_dataset(tmp_path).manifest["subject"].tolist() == ["inf", "36"]

@@ -107,6 +107,16 @@ def test_bad_label_rows_are_all_reported(tmp_path: Path):
     ]
 
 
+def test_digits_of_other_scripts_are_not_numbers(tmp_path: Path):
+    """Found by tests/test_fuzz_imports.py: int() reads '\u0663' (ARABIC-INDIC THREE) as 3."""
+    name = "imigue_skeleton_train/0001/0001_label.csv"
+    src = tree(tmp_path / "src", {name: "\u0663,0,10\n5,\uff10,9\n"}, VIDEOS[:1])
+    assert problems_of(src) == [
+        f"{name} line 1: '\u0663' is not a number; expected label,start,end as integers",
+        f"{name} line 2: '\uff10' is not a number; expected label,start,end as integers",
+    ]
+
+
 def test_videos_in_another_folder(tmp_path: Path):
     src = tree(tmp_path / "labels", videos=())
     videos = tmp_path / "videos"
@@ -214,6 +224,14 @@ def test_fg_annotations_are_joined(tmp_path: Path):
         "fg.csv rows 1, 3 (lines 2, 4): duplicate clip_id '0001_0'",
     ]
     assert not (tmp_path / "out2").exists()
+    # found by tests/test_fuzz_imports.py: spaces around an id were stripped unseen
+    annotations.write_text("clip_id,initiator,receiver,direction,motion\n0001_0 ,a,b,c,d\n")
+    with pytest.raises(DatasetError) as e:
+        write_import(imported, tmp_path / "out2", fg_annotations=annotations)
+    assert e.value.problems == [
+        "fg.csv row 1 (line 2): clip_id '0001_0 ' has spaces around it; ids are compared "
+        "exactly (remove them)"
+    ]
 
 
 def test_cli_import_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture):

@@ -90,6 +90,31 @@ def test_bad_lines_are_all_reported(tmp_path: Path):
     ]
 
 
+def test_paths_out_of_the_prefix_and_paths_with_dots(tmp_path: Path):
+    """Found by tests/test_fuzz_imports.py: `../x.mp4` was imported from outside the data
+    prefix, and `a/../b.mp4` became a clip id of its own beside `b.mp4`."""
+    src = tree(tmp_path / "src")
+    (src / "videos" / "sub").mkdir()
+    (tmp_path / "outside.mp4").write_bytes(b"x")
+    train = src / "annotations" / "train_list_videos.txt"
+    train.write_text(
+        "../outside.mp4 0\nvideos/0001_01_0001.mp4 0\nvideos/sub/../0001_01_0001.mp4 1\n"
+        "videos/sub/../0002_01_0001.mp4 \u0663\n"
+    )
+    with pytest.raises(DatasetError) as e:
+        import_list(src, class_names=["a", "b", "c"])
+    assert e.value.problems == [
+        f"train_list_videos.txt line 1: ../outside.mp4 leads out of {src.resolve()} (a listed "
+        "path stays inside the folder it is relative to)",
+        "train_list_videos.txt line 3: videos/sub/../0001_01_0001.mp4 is listed again "
+        "(train_list_videos.txt line 2)",
+        "train_list_videos.txt line 4: label '\u0663' is not an integer class id",
+    ]
+    train.write_text("videos/sub/../0002_01_0001.mp4 2\n")
+    imported = import_list(src, lists={"train": train}, class_names=["a", "b", "c"], val_fraction=0)
+    assert list(imported.manifest["clip_id"]) == ["videos/0002_01_0001"]
+
+
 def test_one_based_labels(tmp_path: Path):
     src = tree(tmp_path / "src", {"train": "v/a_1.mp4 1\nv/b_2.mp4 2\n", "test": "v/c.mp4 2\n"})
     imported = import_list(src, val_fraction=0)

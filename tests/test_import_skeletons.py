@@ -233,7 +233,7 @@ def test_openpose_reader_refuses_bad_files(tmp_path: Path) -> None:
     with pytest.raises(SkeletonError, match="no frames"):
         read_openpose_light(path)
     path.write_text("frame,x\n0," + ",".join(["1"] * 104) + ",abc\n")
-    with pytest.raises(SkeletonError, match="not all numbers"):
+    with pytest.raises(SkeletonError, match=r"^line 2, field 106: 'abc' is not a number$"):
         read_openpose_light(path)
     # an empty cell is a joint not found; a trailing comma adds no field
     row = [0.0] + [5.0, 6.0, 0.5] * 35
@@ -243,6 +243,22 @@ def test_openpose_reader_refuses_bad_files(tmp_path: Path) -> None:
     points, _ = read_openpose_light(path)
     assert points.shape == (1, 35, 3)
     assert points[0, 1].tolist() == [0, 0, 0] and points[0, 0].tolist() == [5, 6, 0.5]
+
+
+def test_odd_cells_are_refused_not_read(tmp_path: Path) -> None:
+    """Found by tests/test_fuzz_imports.py: an infinite coordinate was kept, and a first
+    frame with one bad cell was skipped as a header (every frame then one off)."""
+    path = tmp_path / "0001_light_hand.csv"
+    frame = ["0", *["5", "6", "0.5"] * 35]
+    path.write_text(",".join([*frame[:4], "inf", *frame[5:]]) + "\n")
+    with pytest.raises(SkeletonError, match=r"^line 1, field 5: inf is not a finite number$"):
+        read_openpose_light(path)
+    path.write_text(",".join([*frame[:7], "x", *frame[8:]]) + "\n" + ",".join(frame) + "\n")
+    with pytest.raises(SkeletonError, match=r"^line 1, field 8: 'x' is not a number$"):
+        read_openpose_light(path)
+    path.write_text(",".join([*frame[:3], "\u0663", *frame[4:]]) + "\n")
+    with pytest.raises(SkeletonError, match="field 4: '\u0663' is not a number"):
+        read_openpose_light(path)
 
 
 def test_smg_without_skeletons_option_is_unchanged(tmp_path: Path) -> None:

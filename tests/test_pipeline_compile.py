@@ -173,6 +173,7 @@ def test_stage1_sits_under_ml_co_and_each_task_gets_only_what_it_reads(compiled:
         "frame_size",
         "resize",
         "max_failure_ratio",
+        "keep_partial",
     }
     assert params("encode-text") == {
         "dataset",

@@ -46,4 +46,4 @@ def test_the_registries_are_what_errors_and_help_list() -> None:
     with pytest.raises(FgsglError, match="valid encoders: minilm, hf:<path-or-id>"):
         parse_encoder_name("word2vec")
     text = build_parser().parse_args(["import", "list", "a", "b"])
-    assert text.kind == "list" and list(IMPORTERS) == ["imigue", "smg", "list"]
+    assert text.kind == "list" and list(IMPORTERS) == ["imigue", "smg", "list", "ma52"]

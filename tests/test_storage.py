@@ -1,5 +1,5 @@
 """fgsgl.storage against real local object stores (a GCS emulator, moto's S3 server):
-transfers, listing, copies, errors, retries."""
+transfers, listing, copies, errors (retries and injected faults: test_storage_faults.py)."""
 
 from __future__ import annotations
 
@@ -102,26 +102,6 @@ def test_downloads_are_shared_released_and_cleaned(store: Server, tmp_path: Path
             missing.result()
         directory = downloads.directory
     assert not directory.exists()
-
-
-def test_transient_errors_are_retried(
-    store: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    src = tmp_path / "video.mp4"
-    src.write_bytes(b"x" * 50_000)
-    storage.upload(src, store.uri("video.mp4"))
-    from object_stores import DroppingProxy  # a plugin module: imported once it is one
-
-    proxy = DroppingProxy(store.port, drop=3)  # three connections reset, then through
-    variable = "STORAGE_EMULATOR_HOST" if store.scheme == "gs" else "AWS_ENDPOINT_URL"
-    monkeypatch.setenv(variable, proxy.host)
-    storage.reset()
-    try:
-        got = storage.download(store.uri("video.mp4"), tmp_path / "got.mp4")
-    finally:
-        proxy.close()
-    assert proxy.dropped == 3
-    assert got.read_bytes() == src.read_bytes()
 
 
 def test_copies_between_two_stores(gcs: Server, s3: Server, tmp_path: Path) -> None:

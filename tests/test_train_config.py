@@ -62,6 +62,61 @@ def test_set_values_are_coerced_to_the_field_type(key, text, value):
     assert got == value and type(got) is type(value)
 
 
+# Found by tests/test_fuzz_configs.py: YAML 1.1 and Python read these as other numbers.
+@pytest.mark.parametrize(
+    ("key", "text", "problem"),
+    [
+        ("stage1.epochs", "0x10", "'0x10' is not an integer"),  # was 16
+        ("stage1.epochs", "1:30", "'1:30' is not an integer"),  # was 90 (base 60)
+        ("stage1.epochs", "1_000", "'1_000' is not an integer"),  # was 1000
+        ("stage1.epochs", "0b11", "'0b11' is not an integer"),  # was 3
+        ("stage1.lr", "\u0663", "'\u0663' is not a number"),  # was 3.0
+        ("stage1.lr", "1_0.5", "'1_0.5' is not a number"),  # was 10.5
+        ("stage1.lr", "inf", "'inf' is not a finite number"),  # passed `lr > 0`
+        ("stage1.lr", "1" + "0" * 400, "is not a finite number"),  # was an OverflowError
+        ("loss.tau", "nan", "'nan' is not a finite number"),
+        ("seed", "-1", "seed: -1 is not in 0..4294967295"),  # numpy refused it at the start
+        ("seed", "4294967296", "seed: 4294967296 is not in 0..4294967295"),
+    ],
+)
+def test_numbers_other_than_decimal_are_refused(tmp_path, key, text, problem):
+    with pytest.raises(FgsglError) as err:
+        load_config(overrides=[f"{key}={text}"])
+    assert any(problem in p for p in err.value.problems), err.value.problems
+    section, _, name = key.rpartition(".")
+    path = tmp_path / "c.yaml"
+    path.write_text(f"{section}:\n  {name}: {text}\n" if section else f"{key}: {text}\n")
+    with pytest.raises(FgsglError) as err:
+        load_config(path)
+    assert any(problem in p for p in err.value.problems), err.value.problems
+
+
+def test_leading_zeros_are_decimal_in_files_and_set_alike(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("stage1:\n  epochs: 010\nstage2.lr: 1e-4\nseed: +07\n")  # YAML 1.1: 8
+    cfg = load_config(path)
+    assert (cfg.stage1.epochs, cfg.stage2.lr, cfg.seed) == (10, 1e-4, 7)
+    cfg = load_config(overrides=["stage1.epochs=010", "stage2.lr=1e-4", "seed=+07"])
+    assert (cfg.stage1.epochs, cfg.stage2.lr, cfg.seed) == (10, 1e-4, 7)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"seed: 1\ncaf\xe9: 1\n", "not UTF-8 text (byte 11"),  # was a UnicodeDecodeError
+        (b"stage1: {lr: !!float abc}\n", "not valid YAML"),  # was a ValueError
+        (b"seed: 2024-13-45\n", "not valid YAML"),  # a date with month 13: a ValueError
+        (b"seed: !!int 0x10\n", "'0x10' is not a decimal integer"),
+    ],
+)
+def test_unreadable_config_files_are_one_error(tmp_path, data, message):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(data)
+    with pytest.raises(FgsglError, match=f"^{path}: ") as err:
+        load_config(path)
+    assert message in str(err.value)
+
+
 def test_every_problem_is_listed_at_once_with_the_valid_keys():
     with pytest.raises(FgsglError) as err:
         load_config(

@@ -147,3 +147,34 @@ def test_batches_do_not_depend_on_the_number_of_workers(artifact):
     assert len(alone) == len(pooled) == 4  # 24 clips, batch 5, last incomplete batch dropped
     for (xa, ya, ia), (xb, yb, ib) in zip(alone, pooled, strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb) and torch.equal(ia, ib)
+
+
+class _Tensors(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.full((4,), float(i))
+
+
+def test_a_temp_dir_too_deep_for_the_workers_sockets_is_refused_not_hung(
+    artifact, tmp_path, monkeypatch
+):
+    """Loader workers hand tensors over Unix sockets under TMPDIR (fgsgl.runtime.workers):
+    past 107 bytes a batch is dropped and the parent would wait for ever, so make_loader
+    refuses such a temp dir with the way out; workers=0 needs no socket."""
+    from fgsgl.errors import FgsglError
+    from fgsgl.runtime.workers import LISTENER, SOCKET_PATH_MAX, fits_worker_sockets
+
+    deep = tmp_path / ("d" * (SOCKET_PATH_MAX - len(LISTENER) - len(str(tmp_path))))
+    deep.mkdir()
+    assert not fits_worker_sockets(deep) and fits_worker_sockets(deep.parent)
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    # the premise, on a real loader: the batch never arrives
+    plain = torch.utils.data.DataLoader(_Tensors(), batch_size=2, num_workers=1, timeout=3)
+    with pytest.raises(RuntimeError, match="timed out"):
+        next(iter(plain))
+    with pytest.raises(FgsglError, match=r"is \d+ bytes long: .*Set TMPDIR .* or data.workers=0"):
+        make_loader(_dataset(artifact), batch_size=5, train=True, seed=0, workers=1)
+    assert len(list(make_loader(_dataset(artifact), batch_size=5, train=True, seed=0, workers=0)))

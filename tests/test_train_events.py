@@ -190,3 +190,19 @@ def test_a_resumed_log_sorts_after_the_attempt_before_even_within_one_second(tmp
     assert len(names) == 2
     assert int(names[0].split(".")[3]) < int(names[1].split(".")[3])
     assert read_scalars(tmp_path)["loss/total"] == [(1, 2.0), (2, 1.0)]
+
+
+def test_a_stage_started_over_hides_the_attempt_before(tmp_path):
+    """An unusable last.pt (or a kill before the first checkpoint) starts the stage over
+    from step 0: the curves of the attempt before are undone, not drawn twice."""
+    from fgsgl.train.events import TensorBoardLog
+
+    lost = TensorBoardLog(tmp_path, resume_step=0)
+    for step in (1, 2, 3):
+        lost.step(step, {"total": float(step)}, lr=0.1)
+    lost.close()
+    again = TensorBoardLog(tmp_path, resume_step=0)
+    for step in (1, 2):
+        again.step(step, {"total": 10.0 * step}, lr=0.1)
+    again.close()
+    assert read_scalars(tmp_path)["loss/total"] == [(1, 10.0), (2, 20.0)]

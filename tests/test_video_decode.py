@@ -200,22 +200,22 @@ def test_a_video_stream_without_frames(tmp_path: Path) -> None:
         VideoFile(str(path), size=40)
 
 
-def test_truncated_mp4_index_first_counts_frames_that_do_not_decode(tmp_path: Path) -> None:
-    # faststart: the index (moov) comes first and survives the cut; the frames do not
-    whole = write_video(
-        tmp_path / "whole.mp4",
-        coded_frames(60),
-        container_options={"movflags": "faststart"},
-    )
-    data = whole.read_bytes()
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: int(len(data) * 0.8)])
-    video = VideoFile(str(cut), size=40)
-    assert 0 < video.frame_count < 60  # packets found before the cut, not the index's 60
+def test_a_corrupt_sample_fails_the_frames_that_need_it(tmp_path: Path) -> None:
+    # the file is whole (a partial copy: tests/test_partial_videos.py), one sample is junk
+    whole = write_video(tmp_path / "whole.mp4", coded_frames(60))
+    with av.open(str(whole)) as container:
+        sample = container.streams.video[0].index_entries[45]
+        pos, size = sample.pos, sample.size  # read while the container is open
+    data = bytearray(whole.read_bytes())
+    data[pos : pos + size] = b"\xff" * size
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    video = VideoFile(str(bad), size=40)
+    assert video.frame_count == 60 and video.shortfall is None
     with pytest.raises(VideoError, match="truncated or corrupt video") as error:
-        video.read(list(range(video.frame_count - 8, video.frame_count)))
+        video.read([43, 45, 47])
     assert "Invalid data found when processing input" in str(error.value)
-    assert f"the {video.frame_count} that decord counts" in str(error.value)
+    assert "reading frames 43..47 of the 60 that decord counts" in str(error.value)
 
 
 def test_truncated_mp4_index_last_does_not_open(tmp_path: Path) -> None:

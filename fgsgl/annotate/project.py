@@ -87,7 +87,8 @@ def export_project(
         for clip in chosen.itertuples(index=False):
             video, fps = _clip_video(ds, clip, out)
             url = f"{video_url.rstrip('/')}/{video}" if video_url else local_file_url(video)
-            name = ds.class_names[int(clip.label)]
+            # a clip of an unlabelled split (label -1) has no class to show
+            name = ds.class_names[int(clip.label)] if clip.label >= 0 else "unlabelled"
             data = {
                 VIDEO: url,
                 "fps": fps,

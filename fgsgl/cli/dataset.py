@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--check-files",
         action="store_true",
-        help="also check that every video (and keypoints) file exists",
+        help="also check that every video (and keypoints) file exists, and that no local "
+        "video is a partial copy (a file cut off while its container still promises every "
+        "frame: a header read per video, some 15 ms, decoding nothing; docs/datasets.md)",
     )
     p.set_defaults(func=run_validate)
     register_import(sub)
@@ -45,9 +47,14 @@ def run_validate(args: argparse.Namespace) -> int:
 
     ds = load_dataset(args.dataset, need_fg_text=args.need_fg_text)
     if args.check_files:
-        problems = ds.missing_files()
+        from fgsgl.dataset.contract import RowNamer
+        from fgsgl.dataset.validate import partial_video_problems
+
+        where = RowNamer(ds.manifest_file)
+        problems = ds.missing_files() + partial_video_problems(ds.manifest, ds.root, where)
         if problems:
-            raise DatasetError(f"{args.dataset}: {len(problems)} files are missing", problems)
+            count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+            raise DatasetError(f"{args.dataset}: {count} with the files it names", problems)
     from fgsgl.dataset.summary import summarise
 
     print(summarise(ds))
@@ -96,9 +103,22 @@ documented: by default the one spreading wider over the body (colour space);
 --smg-pixel-columns 7 or 9 picks one."""
 
 LIST_HELP = """\
-mmaction-style list files (MA-52 and others): lines `path label`, one file per split
-(--train/--val/--test, or *.txt files in SRC or SRC/annotations named after the split).
-Paths are relative to --data-prefix (default SRC). Clip ids: the path without extension."""
+mmaction-style list files: lines `path label`, one file per split (--train/--val/--test,
+or *.txt files in SRC or SRC/annotations named after the split). Paths are relative to
+--data-prefix (default SRC). Clip ids: the path without extension. A split whose labels
+are all one value while the classes are many (a test list whose labels are withheld) is
+imported unlabelled: its labels are left empty and a warning says why (--unlabelled)."""
+
+MA52_HELP = """\
+MA-52 (Micro-Action-52) as its repository (VUT-HFUT/Micro-Action) lays it out:
+label_name.txt (`id<TAB>name`, ids 0..51), {train,val,test}_list_videos.txt (lines
+`NAME.mp4 label`, in SRC or SRC/annotations) and a video folder per split,
+videos_{train,val,test}/ (or {train,val,test}/; --train-videos etc. name others). Train
+and val names are PPPP_BB_NNNN.mp4: PPPP the participant (the subject column), BB the
+body-level label 0..6 (the coarse_label column, checked against each label's body part).
+The test list withholds its labels (all 0, names testNNNN.mp4): that split is imported
+unlabelled and without subjects; `fgsgl evaluate` refuses it, `fgsgl predict` runs on it.
+Clip ids: the file names without extension."""
 
 
 @dataclass(frozen=True)
@@ -243,6 +263,7 @@ def _list_options(p: argparse.ArgumentParser) -> None:
         metavar="REGEX",
         help="subject from each file name: the regex's first group, e.g. '^(\\d+)_'",
     )
+    _unlabelled_option(p)
     p.add_argument(
         "--no-check-videos",
         action="store_true",
@@ -250,8 +271,19 @@ def _list_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _unlabelled_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--unlabelled",
+        default="auto",
+        metavar="SPLITS",
+        help="splits to import without labels: auto (default: a split whose labels are all "
+        "one value while the classes are many), none, or e.g. test",
+    )
+
+
 def _run_list(args: argparse.Namespace, common: dict[str, Any]) -> Any:
     from fgsgl.dataset.importers import import_list
+    from fgsgl.dataset.importers.withheld import parse_unlabelled
 
     lists = {s: getattr(args, s) for s in ("train", "val", "test") if getattr(args, s)}
     return import_list(
@@ -260,6 +292,47 @@ def _run_list(args: argparse.Namespace, common: dict[str, Any]) -> Any:
         data_prefix=args.data_prefix,
         one_based=args.one_based,
         subject_pattern=args.subject_pattern,
+        check_videos=not args.no_check_videos,
+        unlabelled=parse_unlabelled(args.unlabelled),
+        **common,
+    )
+
+
+def _ma52_options(p: argparse.ArgumentParser) -> None:
+    for split in ("train", "val", "test"):
+        p.add_argument(f"--{split}", type=Path, metavar="FILE", help=f"the {split} list")
+        p.add_argument(
+            f"--{split}-videos", type=Path, metavar="DIR", help=f"the {split} split's videos"
+        )
+    p.add_argument(
+        "--subject-pattern",
+        metavar="REGEX",
+        help="subject from each file name: the regex's first group (default: the "
+        "participant, PPPP of PPPP_BB_NNNN.mp4; '' for none); a split it matches nowhere "
+        "is a warning",
+    )
+    _unlabelled_option(p)
+    p.add_argument(
+        "--no-check-videos",
+        action="store_true",
+        help="do not check that every listed video exists",
+    )
+
+
+def _run_ma52(args: argparse.Namespace, common: dict[str, Any]) -> Any:
+    from fgsgl.dataset.importers.ma52 import import_ma52
+    from fgsgl.dataset.importers.withheld import parse_unlabelled
+
+    splits = ("train", "val", "test")
+    lists = {s: getattr(args, s) for s in splits if getattr(args, s)}
+    videos = {s: getattr(args, f"{s}_videos") for s in splits if getattr(args, f"{s}_videos")}
+    pattern = {} if args.subject_pattern is None else {"subject_pattern": args.subject_pattern}
+    return import_ma52(
+        args.src,
+        lists=lists or None,
+        videos=videos,
+        **pattern,
+        unlabelled=parse_unlabelled(args.unlabelled),
         check_videos=not args.no_check_videos,
         **common,
     )
@@ -286,6 +359,11 @@ IMPORTERS.add(
     ImporterCommand(LIST_HELP, _list_options, _run_list, builtin_classes=False),
     help="mmaction-style `path label` list files",
 )
+IMPORTERS.add(
+    "ma52",
+    ImporterCommand(MA52_HELP, _ma52_options, _run_ma52),
+    help="MA-52 as released (lists, a video folder per split, label_name.txt)",
+)
 
 
 def _common_options(p: argparse.ArgumentParser, name: str, importer: ImporterCommand) -> None:
@@ -293,8 +371,8 @@ def _common_options(p: argparse.ArgumentParser, name: str, importer: ImporterCom
         "--classes",
         type=Path,
         metavar="FILE",
-        help="class names: a CSV id,name[,description] or one name per line"
-        + (" (default: the built-in list)" if importer.builtin_classes else ""),
+        help="class names: a CSV id,name[,description], `id<TAB>name` lines, or one name "
+        "per line" + (" (default: the built-in list)" if importer.builtin_classes else ""),
     )
     p.add_argument(
         "--fg-annotations",

@@ -8,7 +8,8 @@ from fgsgl.settings import BY_NAME
 
 # the extraction settings' defaults, declared once in fgsgl.settings
 DEFAULTS = {
-    n: BY_NAME[n].default for n in ("num_frames", "frame_size", "resize", "max_failure_ratio")
+    n: BY_NAME[n].default
+    for n in ("num_frames", "frame_size", "resize", "max_failure_ratio", "keep_partial")
 }
 
 EXTRACT_HELP = """\
@@ -22,6 +23,12 @@ decoder's message and the rest goes on; if more than --max-failure-ratio of the 
 fail, the command exits 1 after writing everything good. Rerunning into the same OUT
 resumes: shards already complete (verified by content) are kept, the rest is redone, and
 failed clips are tried again.
+
+A partial video (a copy cut off, whose container still promises every frame; found from
+its header, docs/datasets.md) fails the clips that need frames it lacks, a whole-video
+clip included, and failures.csv says what was promised and what the file holds. A clip
+wholly inside what it holds is kept, with a note in index.csv. --keep-partial keeps the
+others too, sampled over what the file holds, with the note.
 
 With --shard i/n, n machines each extract one slice (whole shards) into their own OUT;
 `fgsgl extract --merge PART... OUT` joins them into the single run's artifact."""
@@ -92,6 +99,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"(default {DEFAULTS['max_failure_ratio']})",
     )
     p.add_argument(
+        "--keep-partial",
+        action="store_true",
+        default=DEFAULTS["keep_partial"],
+        help="keep the clips of partial videos that need frames the file lacks, sampled "
+        "over what it holds, with a note in index.csv (default: they fail)",
+    )
+    p.add_argument(
         "--clips-per-shard",
         type=int,
         default=None,
@@ -118,6 +132,7 @@ def run_extract(args: argparse.Namespace) -> int:
                 ("--shard", args.shard, None),
                 ("--workers", args.workers, None),
                 ("--clips-per-shard", args.clips_per_shard, None),
+                ("--keep-partial", args.keep_partial, False),
             )
             if value != default
         ]
@@ -147,6 +162,7 @@ def run_extract(args: argparse.Namespace) -> int:
         shard=args.shard,
         max_failure_ratio=args.max_failure_ratio,
         clips_per_shard=args.clips_per_shard,
+        keep_partial=args.keep_partial,
     )
     failed = summary["failed"]
     print(

@@ -62,6 +62,13 @@ class Dataset:
             for name, desc in zip(self.classes["name"], self.classes["description"], strict=True)
         ]
 
+    def unlabelled_splits(self) -> list[str]:
+        """The splits whose labels are missing (empty in the manifest: withheld by the
+        source); evaluation refuses them, prediction runs on them."""
+        m = self.manifest
+        splits = m["split"].dropna().unique()
+        return [s for s in splits if (m.loc[m["split"] == s, "label"] < 0).all()]
+
     def resolve(self, path: str) -> str:
         """A manifest path as an absolute local path, gs:// or s3:// URI (relative to the root)."""
         if storage.is_remote(path) or Path(path).is_absolute():
@@ -159,7 +166,7 @@ def _read(uri: str, file: str, known: tuple[str, ...]) -> RawTable:
     data = storage.read_bytes(uri)
     if file.endswith(".parquet"):
         return read_parquet_table(data, file)
-    return read_csv_table(data, file, known)
+    return read_csv_table(data, file, known, exact=("clip_id",))
 
 
 def _manifest_file(root: str) -> str:

@@ -100,6 +100,11 @@ def _notes(ds: Dataset, counts: pd.DataFrame) -> list[str]:
                 "test": "evaluation reads the test split by default",
             }[s]
             notes.append(f"no {s} clips: {why}")
+    for s in ds.unlabelled_splits():
+        notes.append(
+            f"the {s} split is unlabelled ({int((m['split'] == s).sum())} clips without a "
+            "label): `fgsgl evaluate` refuses it, `fgsgl predict` runs on it"
+        )
     if "train" in counts.columns:
         missing = [ds.class_names[c] for c in counts.index if counts.loc[c, "train"] == 0]
         if missing:

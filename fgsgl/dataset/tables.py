@@ -29,16 +29,23 @@ class RawTable:
     lines: tuple[int, ...] | None  # None for parquet: rows have no lines
 
 
-def read_csv_table(data: bytes, file: str, known_columns: tuple[str, ...]) -> RawTable:
+def read_csv_table(
+    data: bytes, file: str, known_columns: tuple[str, ...], *, exact: tuple[str, ...] = ()
+) -> RawTable:
     """Parse a comma-separated file with a header row into a table of stripped strings.
 
     `known_columns` are the column names the contract defines; a first line naming none of
     them is taken as a missing header (or another delimiter) rather than as column names.
+    Columns in `exact` (identifiers such as clip_id) keep their cells as written, so that
+    the caller can refuse an id with spaces around it instead of changing it unseen.
     """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise DatasetError(f"{file}: not UTF-8 text (byte {e.start}: {e.reason})") from e
+    if (nul := text.find("\x00")) >= 0:  # the csv module keeps NUL bytes inside cells
+        line = text.count("\n", 0, nul) + 1
+        raise DatasetError(f"{file} line {line}: not valid CSV (a NUL byte: UTF-16 or binary?)")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header, rows, lines = _read_rows(reader)
@@ -58,7 +65,8 @@ def read_csv_table(data: bytes, file: str, known_columns: tuple[str, ...]) -> Ra
         raise DatasetError(f"{file}: rows do not match the header", problems)
     frame = pd.DataFrame(rows, columns=header, dtype="str")
     for column in frame.columns:  # stripped column by column, not cell by cell
-        frame[column] = frame[column].str.strip()
+        if column not in exact:
+            frame[column] = frame[column].str.strip()
     return RawTable(frame, tuple(lines))
 
 
@@ -126,5 +134,9 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
 def _atomic_write(path: str | Path, data: bytes) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
+    try:
+        tmp.write_bytes(data)
+    except BaseException:  # a full disk: no half-written temp file left behind
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import posixpath
 import re
 from collections import defaultdict
@@ -33,7 +34,10 @@ from fgsgl.dataset.contract import (
 )
 from fgsgl.text.templates import ATTRIBUTES
 
-_INT = re.compile(r"[+-]?\d+")
+# ASCII digits only: `\d` and int() also read other scripts' digits ("٣" as 3), and a
+# cell that does not look like a number to its writer must not become one.
+_INT = re.compile(r"[+-]?[0-9]+")
+_INT64 = range(-(2**63), 2**63)  # what the tables' int64 columns hold
 
 
 def is_missing(value: Any) -> bool:
@@ -54,20 +58,29 @@ def parse_int(value: Any) -> int | None:
         return None
     if isinstance(value, bool | np.bool_):
         raise ValueError(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real) and float(value).is_integer():
-        return int(value)
-    if isinstance(value, str) and _INT.fullmatch(value.strip()):
-        return int(value.strip())
-    raise ValueError(value)
+    if isinstance(value, numbers.Integral) or (
+        isinstance(value, numbers.Real) and float(value).is_integer()
+    ):
+        number = int(value)
+    elif isinstance(value, str) and _INT.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError(value)
+    if number not in _INT64:
+        raise ValueError(value)
+    return number
 
 
 def as_text(value: Any) -> str | None:
     """A cell as stripped text, None if missing."""
     if is_missing(value):
         return None
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == int(value):
+    if (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value == int(value)
+    ):
         value = int(value)  # a parquet subject 36.0 means "36"
     return str(value).strip()
 
@@ -87,12 +100,18 @@ def path_problem(value: str) -> str | None:
         if not bucket or not key.strip("/"):
             return f"names no object (expected {name}://BUCKET/PATH)"
         return None
-    if value.startswith("/"):
-        return None
-    normal = posixpath.normpath(value.replace("\\", "/"))
-    if normal == ".." or normal.startswith("../"):
+    if escapes(value):
         return "escapes the dataset directory (relative paths must stay inside it)"
     return None
+
+
+def escapes(path: str) -> bool:
+    """Whether a relative path climbs out of the folder it is relative to (`..`, also
+    written with backslashes); absolute paths do not."""
+    if path.startswith("/"):
+        return False
+    normal = posixpath.normpath(path.replace("\\", "/"))
+    return normal == ".." or normal.startswith("../")
 
 
 def normalise_classes(frame: pd.DataFrame, where: RowNamer) -> tuple[pd.DataFrame, list[str]]:
@@ -203,15 +222,33 @@ def int_column(values: pd.Series | None, n: int) -> tuple[pd.Series, np.ndarray]
     values = values.reset_index(drop=True)
     if pd.api.types.is_bool_dtype(values):
         return pd.Series([None] * n, dtype="Int64"), values.notna().to_numpy()
-    if pd.api.types.is_integer_dtype(values):
+    if pd.api.types.is_integer_dtype(values) and (
+        values.dtype.kind != "u" or not (values >= 2**63).any()
+    ):
         return values.astype("Int64"), np.zeros(n, dtype=bool)
     if pd.api.types.is_float_dtype(values):
-        integral = values.isna() | (values == values.round())
-        return values.where(integral).astype("Int64"), (~integral).to_numpy()
+        number = values.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(number) & (number == np.round(number)) & (np.abs(number) < 2**63)
+        integral = np.isnan(number) | whole
+        return values.where(integral).astype("Int64"), ~integral
     text = text_column(values, n)
-    ok = text.isna() | text.str.fullmatch(r"[+-]?\d+").fillna(False).astype(bool)
-    parsed = pd.to_numeric(text.where(ok), errors="coerce").astype("Int64")
-    return parsed, (~ok).to_numpy()
+    digits = text.str.fullmatch(_INT.pattern).fillna(False).astype(bool).to_numpy()
+    # int() of each such cell, not to_numeric: exact beyond 2**53, and too large is bad
+    numbers: list[int | None] = [None] * n
+    for i in np.flatnonzero(digits):
+        number = int(text.iloc[i])
+        numbers[i] = number if number in _INT64 else None
+    parsed = pd.Series(pd.array(numbers, dtype="Int64"))
+    return parsed, ~(text.isna().to_numpy() | parsed.notna().to_numpy())
+
+
+def _padded(values: pd.Series) -> np.ndarray:
+    """Which cells are text with spaces around it (an id that stripping would change)."""
+    return np.array([isinstance(v, str) and v != v.strip() for v in values], dtype=bool)
+
+
+def padded_id(value: str) -> str:
+    return f"clip_id {value!r} has spaces around it; ids are compared exactly (remove them)"
 
 
 def _duplicates(values: pd.Series) -> list[tuple[str, list[int]]]:
@@ -237,7 +274,9 @@ def normalise_manifest(
     for being non-negative integers. Checks are vectorised: only rows with a problem are
     visited one by one, so a 100k-clip manifest validates in about a second.
     `need_labels=False` (new footage to predict on) lets label and split be absent or
-    empty (label -1); a label or split that is given is still checked.
+    empty (label -1); a label or split that is given is still checked. Either way, a split
+    whose every label is empty is unlabelled (label -1: a source that withholds its test
+    labels); an empty label inside a split that has labels is a problem.
     """
     problems: list[str] = []
     required = REQUIRED_COLUMNS if need_labels else ("clip_id", "video")
@@ -261,6 +300,8 @@ def normalise_manifest(
     per_row: list[tuple[np.ndarray, Any]] = []
     if "clip_id" in frame.columns:
         per_row.append((out["clip_id"].isna().to_numpy(), lambda i: "clip_id is empty"))
+        padded = _padded(frame["clip_id"]) & out["clip_id"].notna().to_numpy()
+        per_row.append((padded, lambda i: padded_id(frame["clip_id"].iloc[i])))
     if "video" in frame.columns:
         per_row.append((out["video"].isna().to_numpy(), lambda i: "video is empty"))
     if "split" in frame.columns:
@@ -278,12 +319,16 @@ def normalise_manifest(
         low = labels.lt(0).fillna(False).to_numpy(dtype=bool)
         high = labels.ge(num_classes).fillna(False).to_numpy(dtype=bool) if num_classes else low
         empty = labels.isna().to_numpy() & ~bad & need_labels
+        if empty.any():  # a split with no label at all is unlabelled (withheld): allowed
+            labelled_splits = out["split"][~(labels.isna().to_numpy() & ~bad)]
+            empty &= out["split"].isin(set(labelled_splits.dropna())).to_numpy()
         allowed = f"0..{num_classes - 1}" if num_classes else "a class id"
         for i in np.flatnonzero(bad | empty | low | high):
             i = int(i)
             if bad[i]:
                 problems.append(
-                    f"{where.row(i)}: label {frame['label'].iloc[i]!r} is not an integer class id"
+                    f"{where.row(i)}: label {_shown(frame['label'].iloc[i])} is not an integer "
+                    "class id"
                 )
             elif empty[i]:
                 problems.append(f"{where.row(i)}: label is empty")
@@ -313,6 +358,11 @@ def normalise_manifest(
     return manifest, problems
 
 
+def _shown(value: Any) -> str:
+    """A cell as messages show it: repr of the Python value ('3.5', inf), not np.float64(inf)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _value(column: pd.Series, i: int) -> str | None:
     value = column.iloc[i]
     return None if pd.isna(value) else value
@@ -337,7 +387,8 @@ def _frames(frame: pd.DataFrame, where: RowNamer, problems: list[str]) -> dict[s
         for i in np.flatnonzero(bad | negative):
             i = int(i)
             if bad[i]:
-                problems.append(f"{where.row(i)}: {name} {frame[name].iloc[i]!r} is not an integer")
+                value = _shown(frame[name].iloc[i])
+                problems.append(f"{where.row(i)}: {name} {value} is not an integer")
             else:
                 problems.append(f"{where.row(i)}: {name} {parsed.iloc[i]} is negative")
         unreadable |= bad
@@ -414,11 +465,58 @@ def missing_file_problems(manifest: pd.DataFrame, root: str, where: RowNamer) ->
         if isinstance(value, str) and path_problem(value) is None
     ]
     sizes = {uri: size for uri, size, _ in file_stats(uri for _, _, uri in wanted)}
-    return [
-        f"{where.row(i)}: {name} file {uri} does not exist"
-        for i, name, uri in wanted
-        if sizes[uri] is None
-    ]
+    problems = []
+    for i, name, uri in wanted:
+        if sizes[uri] is None:
+            problems.append(f"{where.row(i)}: {name} file {uri} does not exist")
+        elif (outside := _linked_outside(root, manifest[name].iloc[i], uri)) is not None:
+            problems.append(
+                f"{where.row(i)}: {name} {manifest[name].iloc[i]!r} leads out of the dataset "
+                f"directory through a symlink (to {outside}); relative paths must stay inside "
+                "it (give the file's absolute path instead)"
+            )
+    return problems
+
+
+def _linked_outside(root: str, value: str, uri: str) -> str | None:
+    """Where a relative local path really leads, when a symlink takes it out of `root`."""
+    from fgsgl import storage
+
+    if storage.is_remote(root) or value.startswith("/"):
+        return None
+    real_root, real = os.path.realpath(root), os.path.realpath(uri)
+    return None if os.path.commonpath([real_root, real]) == real_root else real
+
+
+def partial_video_problems(manifest: pd.DataFrame, root: str, where: RowNamer) -> list[str]:
+    """Local videos that are partial copies (fgsgl.video.partial), one problem per video
+    naming its rows. A header read per video; a packet scan (no decoding) only where the
+    header states a frame count but no per-frame index. Missing and unreadable files are
+    left to the existence check and to extraction; remote videos to extraction."""
+    from fgsgl import storage
+    from fgsgl.video.partial import HeaderError, find_shortfall
+
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i, value in enumerate(manifest["video"]):
+        if isinstance(value, str) and path_problem(value) is None and not storage.is_remote(value):
+            path = value if value.startswith("/") else storage.join(root, value)
+            if not storage.is_remote(path) and os.path.isfile(path):
+                rows[path].append(i)
+    problems = []
+    for path, positions in rows.items():
+        try:
+            short = find_shortfall(path)
+        except (HeaderError, OSError):
+            continue
+        if short is not None:
+            if len(positions) == 1:
+                named = where.row(positions[0])
+            elif len(positions) <= 5:
+                named = where.rows(positions)
+            else:
+                named = f"{where.row(positions[0])} and {len(positions) - 1} more rows"
+            problems.append(f"{named}: video file {path}: {short}")
+    return problems
 
 
 def validate_tables(

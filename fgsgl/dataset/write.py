@@ -44,6 +44,9 @@ def write_tables(
     if (directory / other).exists():
         raise DatasetError(f"{directory}: already holds {other}; a dataset has one manifest")
     manifest_n = _drop_empty(manifest_n, keep=REQUIRED_COLUMNS)
+    unlabelled = manifest_n["label"] < 0  # in memory -1; on disk an empty cell, never an id
+    if unlabelled.any():
+        manifest_n["label"] = manifest_n["label"].astype("Int64").mask(unlabelled)
     classes_n = _drop_empty(classes_n, keep=CLASSES_REQUIRED)
     if manifest_format == "parquet":
         write_parquet(manifest_n, directory / name)

@@ -134,6 +134,19 @@ def check_inputs(
         failed = len(frames.failures())
         why = f"; {failed} clips failed extraction (failures.csv)" if failed else ""
         problems.append(f"split {split!r} has no clips in the frames; splits: {have}{why}")
+    rows = frames.clips(split)
+    unlabelled = int((rows["label"] < 0).sum())
+    if unlabelled:
+        what = (
+            f"is unlabelled: none of its {len(rows)} clips has a label"
+            if unlabelled == len(rows)
+            else f"has {unlabelled} of {len(rows)} clips without a label"
+        )
+        problems.append(
+            f"split {split!r} {what} (a source that withholds them; the dataset's import.json "
+            "says why), so there is nothing to score against: evaluate a labelled split "
+            "(--split val), or run `fgsgl predict` on it"
+        )
     if texts_bank is not None:
         if texts_bank.dataset_fingerprint != frames.dataset_fingerprint:
             problems.append(f"texts {texts} are of another dataset than the frames")

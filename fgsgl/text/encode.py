@@ -22,7 +22,9 @@ from fgsgl import storage
 from fgsgl.artifacts import staged_dir, write_metadata
 from fgsgl.dataset import load_dataset
 from fgsgl.dataset.tables import write_csv
+from fgsgl.diskspace import disk_full_as_error
 from fgsgl.errors import FgsglError
+from fgsgl.locks import locks_output
 from fgsgl.text.bank import CLIPS_CSV, EMBEDDINGS, KIND, TEXTS_CSV
 from fgsgl.text.geometry import one_template_texts, text_geometry
 from fgsgl.text.templates import ATTRIBUTES
@@ -181,6 +183,13 @@ def fg_missing_reason(with_text: int, clips: int, attributes: str | None) -> str
     )
 
 
+def artifact_bytes(texts: pd.DataFrame, clips: pd.DataFrame, embeddings: np.ndarray) -> int:
+    """About the size of the artifact on disk: the embeddings and the two tables."""
+    text_bytes = int(texts["text"].str.len().sum()) + 32 * len(texts)
+    clip_bytes = int(clips["clip_id"].astype(str).str.len().sum()) + 48 * len(clips)
+    return int(embeddings.nbytes) + text_bytes + clip_bytes + 4096  # + metadata.json
+
+
 def _check_out(out: str) -> Path:
     if storage.is_remote(out):
         raise FgsglError(
@@ -190,6 +199,7 @@ def _check_out(out: str) -> Path:
     return Path(out)
 
 
+@locks_output("out")
 def encode_texts(
     dataset: str,
     out: str,
@@ -225,6 +235,10 @@ def encode_texts(
         raise FgsglError(f"batch size must be at least 1, not {batch_size}")
     ds = load_dataset(dataset)
     table, attribute_counts = clip_fg_texts(ds, attributes, paraphrase=paraphrase)
+    labels = ds.manifest["label"].to_numpy()
+    if (labels < 0).any():  # an unlabelled split: no class text to point at, never trained on
+        log.info("%d clips without a label have no texts", int((labels < 0).sum()))
+        table, labels = table[labels >= 0].reset_index(drop=True), labels[labels >= 0]
     own = table["fg_text"].notna()
     fine = bool(own.mean() >= MIN_FG_SHARE) if len(table) else False
     fg_why = None if fine else fg_missing_reason(int(own.sum()), len(table), attributes)
@@ -234,7 +248,7 @@ def encode_texts(
     ]
     texts, clips = text_tables(
         list(table["clip_id"].astype(str)),
-        list(ds.manifest["label"]),
+        list(labels),
         list(table["fg_text"]) if fine else None,
         ds.class_texts,
         sources if fine else ["none"] * len(table),
@@ -277,7 +291,12 @@ def encode_texts(
         "geometry_encoded": extra,
     }
     fingerprint = ds.fingerprint()
-    with staged_dir(out_path) as tmp:
+    full_disk = disk_full_as_error(
+        out_path,
+        needed=artifact_bytes(texts, clips, embeddings),
+        then="Nothing was written (an artifact already there is kept): free space and rerun",
+    )
+    with full_disk, staged_dir(out_path) as tmp:
         write_csv(texts, tmp / TEXTS_CSV)
         write_csv(clips, tmp / CLIPS_CSV)
         np.save(tmp / EMBEDDINGS, embeddings)

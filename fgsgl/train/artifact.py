@@ -26,6 +26,7 @@ import yaml
 
 from fgsgl import __version__
 from fgsgl.artifacts import read_metadata, write_json, write_metadata
+from fgsgl.diskspace import disk_full_as_error
 from fgsgl.errors import FgsglError
 from fgsgl.train.config import TrainConfig, config_from_dict
 
@@ -241,15 +242,28 @@ def training_metrics(path: str | Path) -> dict[str, float]:
 def write_artifact(
     out: Path,
     *,
-    best_dir: Path,
+    best_dir: Path | None,
     cfg: TrainConfig,
     history: list[dict[str, Any]],
     fields: dict[str, Any],
 ) -> dict[str, Any]:
     """Put the best model's files, config.yaml and history.json into `out`, then
-    metadata.json. Copying (not moving) keeps this repeatable after a kill part-way."""
-    if not best_dir.is_dir():
+    metadata.json. Copying (not moving) keeps this repeatable after a kill part-way, and
+    after a full disk (one DiskFullError naming OUT and the model's size): the rerun does
+    not train again, it writes the artifact again."""
+    if best_dir is None or not best_dir.is_dir():
         raise FgsglError(f"{best_dir}: the best model of this run is missing; rerun to retrain")
+    needed = sum(p.stat().st_size for p in best_dir.rglob("*") if p.is_file())
+    then = "Free space and rerun the same command: training is done, only the artifact is written."
+    with disk_full_as_error(out, needed=needed, then=then):
+        return _write_files(out, best_dir, cfg, history, fields)
+
+
+def _write_files(
+    out: Path, best_dir: Path, cfg: TrainConfig, history: list[dict[str, Any]], fields: dict
+) -> dict[str, Any]:
+    for stale in out.glob(".*.tmp-*"):  # a killed attempt's temp file (fgsgl.artifacts)
+        stale.unlink(missing_ok=True)
     for entry in best_dir.iterdir():
         target = out / entry.name
         if entry.is_dir():

@@ -163,6 +163,7 @@ class TrainConfig:
         need(self.optim.batch_size >= 1, "optim.batch_size", "is not >= 1")
         need(self.optim.grad_accum >= 1, "optim.grad_accum", "is not >= 1")
         need(self.data.workers >= 0, "data.workers", "is not >= 0")
+        need(0 <= self.seed < 2**32, "seed", "is not in 0..4294967295 (numpy's seed range)")
         need(self.precision in PRECISIONS, "precision", f"is not one of {list(PRECISIONS)}")
         need(self.selection in SELECTIONS, "selection", f"is not one of {list(SELECTIONS)}")
         return out

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from fgsgl.errors import FgsglError
+from fgsgl.runtime.workers import require_worker_sockets
 
 # Light augmentation: keep most of the frame (the gesture's target can be near an edge)
 # and the aspect ratio near 1; colour changes within +-20%.
@@ -255,6 +256,7 @@ def make_loader(
 ) -> DataLoader:
     """Training: shuffled, padded across ranks, incomplete last batch dropped (unless the
     split is smaller than one batch). Validation: in order, every clip once."""
+    require_worker_sockets(workers)
     sampler = EpochSampler(
         len(dataset), shuffle=train, seed=seed, rank=rank, world=world, pad=train
     )

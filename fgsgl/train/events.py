@@ -69,8 +69,11 @@ class TensorBoardLog:
 
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
+        earlier = any(self.logdir.glob("events.out.tfevents.*"))
         after_earlier_files(self.logdir)
-        purge = resume_step + 1 if resume_step > 0 else None
+        # a resumed run undoes what followed its checkpoint; a stage started over (an
+        # unusable last.pt, a kill before the first commit) undoes the attempt before it
+        purge = resume_step + 1 if resume_step > 0 else (0 if earlier else None)
         self._writer = SummaryWriter(str(self.logdir), purge_step=purge)
 
     def step(self, step: int, losses: Mapping[str, float], lr: float) -> None:

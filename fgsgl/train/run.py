@@ -9,10 +9,10 @@ The curves go to TensorBoard event files as it trains (fgsgl.train.events).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,8 +24,10 @@ import torch
 
 from fgsgl import storage
 from fgsgl.artifacts import read_metadata
+from fgsgl.diskspace import disk_full_as_error, disk_full_error, free_bytes, is_disk_full
 from fgsgl.errors import FgsglError, UsageError
 from fgsgl.hashing import sha256_json, short
+from fgsgl.locks import locks_output
 from fgsgl.model.backbones import BuildContext
 from fgsgl.runtime.device import autocast_dtype
 from fgsgl.settings import load_config
@@ -41,6 +43,7 @@ from fgsgl.train.trainer import LossTargets, Trainer
 log = logging.getLogger("fgsgl.train")
 
 
+@locks_output("out")
 def train(
     frames: str,
     texts: str,
@@ -84,6 +87,7 @@ def train(
     logdir = Path(tensorboard) if tensorboard else out_dir / TENSORBOARD_DIR
     done = finished_summary(out_dir, run)
     if done is not None:
+        Checkpointer(out_dir, run).drop_bests()  # a kill just after metadata.json left one
         logdir.mkdir(parents=True, exist_ok=True)  # an output, even with nothing new in it
         return {**done, "tensorboard": str(logdir)}
 
@@ -141,10 +145,18 @@ def train(
         dist=dist,
         log=curves,
     )
+    resume = "Free space and rerun the same command: it resumes after the last finished epoch."
     try:
         state = trainer.fit(state)
-    finally:
+    except BaseException as e:
         if curves is not None:
+            with contextlib.suppress(OSError):  # the error being raised is the one to report
+                curves.close()
+        if is_disk_full(e):  # a TensorBoard write's; a checkpoint raises DiskFullError
+            raise disk_full_error(fullest(out_dir, logdir), e, then=resume) from e
+        raise
+    if curves is not None:
+        with disk_full_as_error(logdir, then=resume):
             curves.close()
 
     summary = {
@@ -167,7 +179,7 @@ def train(
             history=state.history,
             fields=metadata_fields(cfg, plan, inputs, model, state, run, init_meta, readings),
         )
-        shutil.rmtree(checkpointer.best, ignore_errors=True)  # now a copy in OUT itself
+        checkpointer.drop_bests()  # now a copy in OUT itself
         log.info(
             "stage %d done: best val top1 %.4f at epoch %d -> %s",
             plan.stage,
@@ -237,7 +249,9 @@ def open_inputs(frames_path: str, texts_path: str) -> Inputs:
     if frames.num_classes != bank.num_classes:
         problems.append(f"classes: {frames.num_classes} in frames, {bank.num_classes} in texts")
     known = set(bank.clips["clip_id"].astype(str))
-    missing = [c for c in frames.index["clip_id"].astype(str) if c not in known]
+    labels = frames.index["label"].to_numpy()
+    ids = frames.index["clip_id"].astype(str)
+    missing = [c for c, lab in zip(ids, labels, strict=True) if lab >= 0 and c not in known]
     if missing:
         shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
         problems.append(f"{len(missing)} clip(s) of the frames have no text: {shown}")
@@ -251,6 +265,9 @@ def open_inputs(frames_path: str, texts_path: str) -> Inputs:
             "the frames hold no clip of split 'val': model selection needs a validation split "
             "(the importers carve one from train by subject)"
         )
+    for name in ("train", "val"):
+        if (labels[split == name] < 0).any():  # an unlabelled split (see fgsgl.dataset)
+            problems.append(f"split {name!r} has clips without a label: it cannot be trained on")
     if problems:
         raise FgsglError(f"{frames_path} and {texts_path} cannot be trained on together", problems)
     return Inputs(frames, bank, train_positions, val_positions)
@@ -351,13 +368,20 @@ def finished_summary(out_dir: Path, run: dict[str, Any]) -> dict | None:
     }
 
 
+def fullest(*paths: Path) -> Path:
+    """Of the folders a run writes (OUT, the TensorBoard directory), the one with the least
+    free space: where a write that met a full disk was going."""
+    free = {p: free_bytes(p) for p in paths}
+    return min(paths, key=lambda p: math.inf if free[p] is None else free[p])
+
+
 def start_from_init(
     init_meta: dict[str, Any] | None, checkpointer: Checkpointer, model: Any
 ) -> TrainState:
     """selection=run: the stage-1 model is the best so far (epoch 0 of this stage), so a
     stage-2 epoch is kept only if it beats stage 1's best validation top-1."""
     best = float((init_meta or {}).get("best_val_top1", -1.0))
-    checkpointer.save_best(model)
+    checkpointer.save_best(model, 0)
     log.info(
         "model selection over the whole run: stage 1's best (val top1 %.4f, epoch %s) is kept "
         "unless a stage-2 epoch beats it",

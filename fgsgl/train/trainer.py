@@ -110,7 +110,7 @@ class Trainer:
                 self.log.epoch(state.step, record)
             if self.checkpointer is not None:
                 if improved:
-                    self.checkpointer.save_best(self.model)
+                    self.checkpointer.save_best(self.model, epoch)
                 self.checkpointer.save(state, self.stepper)
             if self.is_main:
                 log.info(epoch_line(record, self.plan.epochs, state))

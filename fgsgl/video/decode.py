@@ -13,6 +13,9 @@ fgsgl.video.resize, which says why that is cheaper than decord's in-decoder scal
 decord 3.4.0 cannot return frames whose width makes FFmpeg's padded RGB row a multiple of
 the width (e.g. 32, 48, 96): get_batch fails and a single frame comes back with extra
 channels. Such a video is decoded a few columns wider (see `safe_width`) and resized.
+
+A partial copy (fgsgl.video.partial) is read only as far as its frames are whole:
+`frame_count` is then what it holds, and `shortfall` says what its container promised.
 """
 
 from __future__ import annotations
@@ -24,6 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fgsgl.video.partial import (
+    Header,
+    HeaderError,
+    Shortfall,
+    count_shortfall,
+    held_part,
+    index_shortfall,
+    read_header,
+)
 from fgsgl.video.resize import RESIZE_MODES, crop_box, resize_frames
 
 if TYPE_CHECKING:
@@ -129,6 +141,14 @@ def _open_failure(path: str, e: BaseException) -> VideoError:
     return VideoError(reason)
 
 
+def _header(path: str) -> Header | None:
+    """The container's promise; None where PyAV cannot read it (decord's open says why)."""
+    try:
+        return read_header(path)
+    except HeaderError:
+        return None
+
+
 def _check_file(path: str) -> None:
     """Missing and empty files get a plain message (FFmpeg's would be 'Invalid data')."""
     if not os.path.exists(path):
@@ -142,7 +162,8 @@ class VideoFile:
 
     Open once per video and read every clip of it (clips of a long recording share the
     reader and its packet index). One decoder thread: parallelism is across processes.
-    `native_size` is the displayed (width, height), known after the first read.
+    `native_size` is the displayed (width, height), known after the first read;
+    `shortfall` is None unless the file is a partial copy.
     """
 
     def __init__(self, path: str, *, size: int, resize: str = "squash") -> None:
@@ -157,20 +178,45 @@ class VideoFile:
         self.native_size: tuple[int, int] | None = None
         self._decode_size = (-1, -1)  # native, unless decord mishandles the native width
         _check_file(path)
+        header = _header(path)
+        self._source = path
+        if header is not None and header.missing_samples:
+            if not header.held:
+                raise VideoError(f"{index_shortfall(header)}: not one frame is whole")
+            self._source = held_part(path, header)
         try:
             self._reader = self._open()
         except (RuntimeError, decord.DECORDError) as e:
             raise _open_failure(path, e) from e
         self.frame_count = len(self._reader)
         self.fps = float(self._reader.get_avg_fps())  # the container's rate (0 if none)
+        self.shortfall = self._shortfall(header)
+        if self.shortfall is not None:
+            self.frame_count = self.shortfall.readable
 
     def _open(self) -> Any:
         import decord
 
         width, height = self._decode_size
         return decord.VideoReader(
-            self.path, ctx=decord.cpu(0), width=width, height=height, num_threads=1
+            self._source, ctx=decord.cpu(0), width=width, height=height, num_threads=1
         )
+
+    def _shortfall(self, header: Header | None) -> Shortfall | None:
+        """What a partial file lacks. Of the frames it holds, those shown before the first
+        missing sample's decode time are whole and in place (a B-frame shown later may
+        come before missing ones)."""
+        if header is None:
+            return None
+        if not header.missing_samples:
+            return count_shortfall(header, self.frame_count)
+        assert header.cut_time is not None
+        shown = self._reader.get_frame_timestamp(range(self.frame_count))[:, 0]
+        margin = 0.25 / self.fps if self.fps > 0 else 1e-3  # decord's times are float32
+        readable = int(np.count_nonzero(shown < header.cut_time - margin))
+        if readable < 1:
+            raise VideoError(f"{index_shortfall(header, 0)}: not one frame is whole")
+        return index_shortfall(header, readable)
 
     def read(self, indices: list[int]) -> np.ndarray:
         """uint8 (len(indices), S, S, 3) RGB; VideoError when any of them does not decode."""
@@ -219,7 +265,7 @@ class VideoFile:
         import decord
 
         try:
-            frame = decord.VideoReader(self.path, ctx=decord.cpu(0), num_threads=1)[index]
+            frame = decord.VideoReader(self._source, ctx=decord.cpu(0), num_threads=1)[index]
         except (RuntimeError, decord.DECORDError):
             return None
         height, width, channels = frame.shape

@@ -1,7 +1,7 @@
 """The frame extraction step: a dataset directory in, a frames artifact out.
 
     extract(dataset, out, frames=8, size=448, resize="squash", workers=None,
-            shard=None, max_failure_ratio=0.05) -> summary dict
+            shard=None, max_failure_ratio=0.05, keep_partial=False) -> summary dict
     merge(parts, out) -> summary dict
 
 Nothing is lost and nothing is half-written:
@@ -15,6 +15,9 @@ Nothing is lost and nothing is half-written:
 - A bad clip (missing, empty, corrupt, truncated, no frames) goes to failures.csv with the
   decoder's message and the rest goes on. More failures than `max_failure_ratio` of the
   planned clips raise FgsglError at the very end, after everything good was written.
+- A partial video (fgsgl.video.partial) fails the clips that need frames it lacks, naming
+  what its container promised and what the file holds; `keep_partial` keeps them, sampled
+  over what it holds, with that note in the index (a rerun without it fails them again).
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from fgsgl import storage
 from fgsgl.artifacts import METADATA, write_metadata
 from fgsgl.dataset import Dataset, load_dataset
 from fgsgl.dataset.tables import write_csv
+from fgsgl.diskspace import disk_full_error, free_bytes, human_bytes, is_disk_full
 from fgsgl.errors import FgsglError, UsageError, check_failure_ratio
 from fgsgl.hashing import sha256_file
+from fgsgl.locks import locks_output
 from fgsgl.progress import bar
 from fgsgl.runtime.cpus import available_cpus
 from fgsgl.settings import BY_NAME  # the defaults of the extraction settings
@@ -72,8 +77,10 @@ __all__ = ["extract", "merge"]
 log = logging.getLogger("fgsgl")
 CLIPS_PER_TASK = 32  # clips of one video decoded by one task (balances long recordings)
 SIDECAR_FORMAT = 2  # 2: per-slot CRC-32 (1 had SHA-256)
+NPY_HEADER = 128  # bytes: numpy pads the header of a shard's shape to 128
 
 
+@locks_output("out")
 def extract(
     dataset: str,
     out: str,
@@ -85,6 +92,7 @@ def extract(
     shard: str | None = None,
     max_failure_ratio: float = BY_NAME["max_failure_ratio"].default,
     clips_per_shard: int | None = None,
+    keep_partial: bool = BY_NAME["keep_partial"].default,
 ) -> dict[str, Any]:
     """Extract T frames of every clip of `dataset` into the frames artifact `out`.
 
@@ -116,7 +124,7 @@ def extract(
     with Target(str(out)) as target:
         _refuse_foreign(target)
         target.delete(METADATA)  # from here on, OUT does not read as a complete artifact
-        run = _Run(plan, target, ds)
+        run = _Run(plan, target, ds, keep_partial=keep_partial)
         run.resume()
         todo = sum(len(s.todo) for s in run.shards.values())
         n_workers = max(1, min(workers or available_cpus(), todo or 1))
@@ -131,8 +139,14 @@ def extract(
             todo,
             n_workers,
         )
-        run.extract(n_workers)
-        summary = run.finish(started, part)
+        run.warn_if_short_of_space()
+        try:
+            run.extract(n_workers)
+            summary = run.finish(started, part)
+        except OSError as e:
+            if not is_disk_full(e):
+                raise
+            raise run.disk_full(e) from e
     _check_failure_ratio(summary, max_failure_ratio, out)
     return summary
 
@@ -210,8 +224,9 @@ class _Shard:
 class _Run:
     """One extraction into one target: resume, decode, finish shards, write the tables."""
 
-    def __init__(self, plan: Plan, target: Target, ds: Dataset) -> None:
+    def __init__(self, plan: Plan, target: Target, ds: Dataset, *, keep_partial: bool) -> None:
         self.plan = plan
+        self.keep_partial = keep_partial
         self.target = target
         self.ds = ds
         self.settings = plan.settings
@@ -236,7 +251,7 @@ class _Run:
                     self.shards[k] = _Shard(k, jobs, [None] * len(jobs))
                     continue
                 self.complete_at_start += 1
-                failed = [slot.get("error") is not None for slot in sidecar["clips"]]
+                failed = [self._redo(slot) for slot in sidecar["clips"]]
                 if not any(failed):
                     self.sidecars[k] = sidecar
                     continue
@@ -247,6 +262,12 @@ class _Run:
                 self.shards[k] = _Shard(k, jobs, slots, retry=True)
         if self.settings.keypoints:
             self.joints = self._joints()
+
+    def _redo(self, slot: dict[str, Any]) -> bool:
+        """A failed clip is tried again; one kept by keep_partial is redone without it."""
+        return slot.get("error") is not None or (
+            bool(slot.get("kept_partial")) and not self.keep_partial
+        )
 
     def _verified_sidecar(
         self, k: int, jobs: list[ClipJob], existing: dict[str, dict[str, Any]]
@@ -354,6 +375,7 @@ class _Run:
             shard_files=shard_files,
             keypoints_files={j.clip_id: j.keypoints_uri for j in jobs if j.keypoints_uri},
             joints=self.joints,
+            keep_partial=self.keep_partial,
         )
 
     def _prepare(self, task: VideoTask) -> VideoTask:
@@ -377,6 +399,7 @@ class _Run:
                         if entry is not None:
                             shard.keypoints[slot] = old[slot]
             else:
+                final.unlink(missing_ok=True)  # an unverified old copy: free its space first
                 create_shard(partial, len(shard.jobs), self.settings.frames, self.settings.size)
             shard.layout = ShardLayout.read(partial)
         return replace(task, layouts={k: self.shards[k].layout for k in task.shard_files})
@@ -390,6 +413,8 @@ class _Run:
                 "frame_indices": result.frame_indices,
                 "note": result.note,
             }
+            if result.kept_partial:
+                entry["kept_partial"] = True
             if result.keypoints is not None:
                 shard.keypoints[result.slot] = result.keypoints
             self.extracted_now += 1
@@ -447,6 +472,48 @@ class _Run:
                 array[slot] = points
         return array
 
+    # ------------------------------------------------------------ a full disk
+    def bytes_to_write(self) -> int:
+        """About the disk space the unfinished shards still need (shard and keypoints files)."""
+        s = self.settings
+        slot = s.frames * s.size * s.size * 3
+        if s.keypoints:
+            slot += s.frames * (self.joints or 0) * 3 * 4
+        return sum(NPY_HEADER + len(shard.jobs) * slot for shard in self.shards.values())
+
+    def warn_if_short_of_space(self) -> None:
+        """Say at the start when OUT's disk cannot hold the rest (an object store's staging
+        holds only the shards in flight)."""
+        need, free = self.bytes_to_write(), free_bytes(self.target.work)
+        if not self.target.remote and free is not None and need > free:
+            log.warning(
+                "%s: %s free, the %d shards still to write need about %s; extraction stops "
+                "when the disk is full (what is finished is kept: a rerun resumes)",
+                self.target.out,
+                human_bytes(free),
+                len(self.shards),
+                human_bytes(need),
+            )
+
+    def disk_full(self, error: OSError) -> FgsglError:
+        """The one error for a full disk, after removing the files of unfinished shards (a
+        rerun redoes them; their space is free now). Finished shards stay."""
+        work = self.target.work
+        for k, shard in self.shards.items():
+            files = [shard_file(work, k), keypoints_file(work, k)]
+            for final in files:
+                partial_file(final).unlink(missing_ok=True)
+                if not shard.retry:  # not verified: never trusted, only taking space
+                    final.unlink(missing_ok=True)
+        finished = len(self.plan.selected) - len(self.shards)
+        return disk_full_error(
+            work,
+            error,
+            needed=self.bytes_to_write(),
+            then=f"{finished} of {len(self.plan.selected)} shards are finished and kept: free "
+            "space (or choose another OUT) and rerun the same command to resume",
+        )
+
     # ------------------------------------------------------------ tables and metadata
     def finish(self, started: float, part: Part | None) -> dict[str, Any]:
         if self.shards:  # cannot happen unless a task vanished: never write a broken index
@@ -490,6 +557,7 @@ class _Run:
             "num_classes": self.ds.num_classes,
             "class_names": self.ds.class_names,
             "clips_per_shard": s.clips_per_shard,
+            "keep_partial": self.keep_partial,
             "plan": {"digest": self.plan.digest, "shards": len(self.plan.shards)},
             "keypoints": {"joints": self.joints, "coordinates": "output pixels"}
             if s.keypoints

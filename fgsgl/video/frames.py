@@ -38,6 +38,7 @@ import pandas as pd
 
 from fgsgl import storage
 from fgsgl.artifacts import read_metadata, write_json
+from fgsgl.diskspace import is_disk_full
 from fgsgl.errors import FgsglError
 
 KIND = "fgsgl.frames"
@@ -117,15 +118,22 @@ def create_shard(path: Path, slots: int, frames: int, size: int) -> None:
     blocks is cheaper than allocating them slot by slot.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    array = np.lib.format.open_memmap(
-        path, mode="w+", dtype=np.uint8, shape=(slots, frames, size, size, 3)
-    )
+    try:
+        array = np.lib.format.open_memmap(
+            path, mode="w+", dtype=np.uint8, shape=(slots, frames, size, size, 3)
+        )
+    except OSError as e:
+        if is_disk_full(e):  # name the file (numpy does not)
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
     length = array.offset + array.nbytes
     del array
     fd = os.open(path, os.O_RDWR)
     try:
         os.posix_fallocate(fd, 0, length)
     except OSError as e:
+        if is_disk_full(e):  # the step says how much the whole run still needs
+            raise OSError(e.errno, e.strerror, str(path)) from e
         if e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
             raise FgsglError(
                 f"{path}: cannot reserve {length / 2**20:.0f} MiB ({e.strerror})"

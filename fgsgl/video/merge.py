@@ -22,6 +22,7 @@ from fgsgl import storage
 from fgsgl.artifacts import METADATA, read_metadata, staged_dir, write_metadata
 from fgsgl.dataset.tables import write_csv
 from fgsgl.errors import FgsglError
+from fgsgl.locks import locks_output
 from fgsgl.progress import bar
 from fgsgl.video.frames import (
     CLASSES_CSV,
@@ -47,6 +48,7 @@ SAME_IN_EVERY_PART = (
     "class_names",
     "clips_per_shard",
     "plan",
+    "keep_partial",
 )
 
 
@@ -99,6 +101,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@locks_output("out")
 def merge(parts: list[str], out: str) -> dict[str, Any]:
     """Join the parts `fgsgl extract --shard i/n` wrote into one artifact at `out`."""
     started = time.perf_counter()

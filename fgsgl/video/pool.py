@@ -102,7 +102,11 @@ class TaskRunner:
                         release(pending)
                         continue
                     local = _localised(pending.task, [f.result() for f in futures])
-                    local = before_submit(local)
+                    try:
+                        local = before_submit(local)
+                    except Exception:  # e.g. a full disk: keep what the running tasks finish
+                        self._drain(inflight, on_results)
+                        raise
                     try:
                         inflight[self._pool.submit(run_task, local)] = pending
                     except BrokenProcessPool:  # a worker died since the last wait
@@ -131,6 +135,17 @@ class TaskRunner:
                     self._restart(inflight, queue)
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _drain(self, inflight: dict[Future, PendingTask], on_results: Callable) -> None:
+        """Before an error stops the run, the tasks already running finish and their results
+        are recorded: a shard they complete is published and a rerun does not redo it."""
+        for future in list(inflight):
+            try:
+                results = future.result()
+            except Exception:  # the first error (being raised) is the one to report
+                continue
+            del inflight[future]
+            on_results(results)
 
     def _restart(self, inflight: dict[Future, PendingTask], queue: deque) -> None:
         """A worker died: every unfinished task goes back to the queue, in plan order."""

@@ -18,6 +18,7 @@ import numpy as np
 
 from fgsgl.video.decode import VideoError, VideoFile
 from fgsgl.video.frames import ShardLayout, clip_checksum, write_slot
+from fgsgl.video.partial import clip_note, inside
 from fgsgl.video.plan import ClipJob
 from fgsgl.video.resize import to_output_pixels
 from fgsgl.video.sampling import NoFramesError, sample_indices
@@ -34,6 +35,7 @@ class VideoTask:
     layouts: dict[int, ShardLayout] = field(default_factory=dict)  # set when the files exist
     keypoints_files: dict[str, str] = field(default_factory=dict)  # clip_id -> local file
     joints: int | None = None  # J every keypoints file must have (None: not known yet)
+    keep_partial: bool = False  # clips of a partial video needing frames it lacks: kept
 
 
 @dataclass
@@ -46,6 +48,7 @@ class ClipResult:
     note: str = ""
     error: str | None = None
     keypoints: np.ndarray | None = None  # float32 (T, J, 3)
+    kept_partial: bool = False  # kept by keep_partial only (fgsgl.video.partial)
     seconds: float = 0.0
 
     @property
@@ -81,19 +84,31 @@ def run_task(task: VideoTask) -> list[ClipResult]:
 
 
 def read_clip(
-    video: VideoFile, start: int | None, end: int | None, frames: int
+    video: VideoFile,
+    start: int | None,
+    end: int | None,
+    frames: int,
+    *,
+    keep_partial: bool = False,
 ) -> tuple[np.ndarray, list[int], str]:
     """One clip's T frames exactly as the frames artifact stores them, its frame indices and
     its note: the one definition of a clip's pixels, shared by extraction and prediction
-    (fgsgl.predict), so a model sees new videos as it saw its training clips."""
+    (fgsgl.predict), so a model sees new videos as it saw its training clips. A clip of a
+    partial video that needs frames the file lacks raises PartialClipError (a
+    NoFramesError) unless `keep_partial`."""
+    short = video.shortfall
+    partial = "" if short is None else clip_note(short, start, end, keep=keep_partial)
     indices, note = sample_indices(start, end, video.frame_count, frames)
+    note = "; ".join(n for n in (partial, note) if n)
     return video.read(indices), indices, note
 
 
 def _run_clip(video: VideoFile, job: ClipJob, task: VideoTask) -> ClipResult:
     result = ClipResult(job.clip_id, job.shard, job.slot)
     try:
-        clip, indices, note = read_clip(video, job.start, job.end, task.frames)
+        clip, indices, note = read_clip(
+            video, job.start, job.end, task.frames, keep_partial=task.keep_partial
+        )
         keypoints = None
         if job.keypoints_uri is not None:
             local = task.keypoints_files[job.clip_id]
@@ -105,6 +120,9 @@ def _run_clip(video: VideoFile, job: ClipJob, task: VideoTask) -> ClipResult:
     result.crc32 = clip_checksum(clip)
     result.frame_indices = indices
     result.note = note
+    result.kept_partial = video.shortfall is not None and not inside(
+        video.shortfall, job.start, job.end
+    )
     result.keypoints = keypoints
     return result
 

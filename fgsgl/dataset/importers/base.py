@@ -50,7 +50,9 @@ def classes_table(names: list[str] | tuple[str, ...]) -> pd.DataFrame:
 
 
 def read_class_names(path: Path) -> list[str]:
-    """Class names from a file: `id,name[,description]` CSV, or one name per line."""
+    """Class names from a file: `id,name[,description]` CSV, `id<TAB>name` lines (MA-52's
+    label_name.txt), or one name per line. A tab anywhere means `id<TAB>name` lines: a
+    name never has a tab in it."""
     if not path.is_file():
         raise DatasetError(f"{path}: class list not found")
     data = path.read_bytes()
@@ -61,10 +63,34 @@ def read_class_names(path: Path) -> list[str]:
         if problems:
             raise DatasetError(f"{path}: bad class list", problems)
         return list(classes["name"])
+    if b"\t" in data:
+        return _id_tab_names(path, data.decode("utf-8-sig"))
     names = [line.strip() for line in data.decode("utf-8-sig").splitlines() if line.strip()]
     if not names:
         raise DatasetError(f"{path}: no class names")
     return names
+
+
+def _id_tab_names(path: Path, text: str) -> list[str]:
+    """Names from `id<TAB>name` lines, ids 0..C-1 in any order; every bad line named."""
+    ids, names, lines, problems = [], [], [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        cid, tab, name = line.strip().partition("\t")
+        if not tab or not cid.strip().isdigit() or not name.strip() or "\t" in name.strip():
+            problems.append(f"{path.name} line {number}: {line.strip()!r} is not `id<TAB>name`")
+            continue
+        ids.append(cid.strip())
+        names.append(name.strip())
+        lines.append(number)
+    if problems:
+        raise DatasetError(f"{path}: bad class list (lines of `id<TAB>name`)", problems)
+    table = pd.DataFrame({"id": ids, "name": names})
+    classes, problems = normalise_classes(table, RowNamer(path.name, tuple(lines)))
+    if problems:
+        raise DatasetError(f"{path}: bad class list", problems)
+    return list(classes["name"])
 
 
 def write_import(

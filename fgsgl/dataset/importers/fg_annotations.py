@@ -14,7 +14,7 @@ import pandas as pd
 
 from fgsgl.dataset.contract import DatasetError, RowNamer
 from fgsgl.dataset.tables import read_csv_table
-from fgsgl.dataset.validate import as_text
+from fgsgl.dataset.validate import as_text, padded_id
 from fgsgl.text.templates import ATTRIBUTES
 
 FG_COLUMNS = (*ATTRIBUTES, "fg_text")
@@ -29,7 +29,9 @@ def join_fg_annotations(manifest: pd.DataFrame, path: Path) -> tuple[pd.DataFram
     """
     if not path.is_file():
         raise DatasetError(f"{path}: FG annotation file not found")
-    table = read_csv_table(path.read_bytes(), path.name, ("clip_id", *FG_COLUMNS))
+    table = read_csv_table(
+        path.read_bytes(), path.name, ("clip_id", *FG_COLUMNS), exact=("clip_id",)
+    )
     frame = table.frame
     where = RowNamer(path.name, table.lines)
     missing = [c for c in ("clip_id", *ATTRIBUTES) if c not in frame.columns]
@@ -42,8 +44,10 @@ def join_fg_annotations(manifest: pd.DataFrame, path: Path) -> tuple[pd.DataFram
     seen: dict[str, int] = {}
     problems = []
     for i, clip in enumerate(frame["clip_id"]):
-        if not clip:
+        if not clip.strip():
             problems.append(f"{where.row(i)}: clip_id is empty")
+        elif clip != clip.strip():
+            problems.append(f"{where.row(i)}: {padded_id(clip)}")
         elif clip in seen:
             problems.append(f"{where.rows([seen[clip], i])}: duplicate clip_id {clip!r}")
         elif clip not in known:

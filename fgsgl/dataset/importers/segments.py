@@ -56,7 +56,8 @@ def read_segments(path: Path, name: str) -> tuple[list[Segment], list[str]]:
             label, start, end = (parse_int(c) for c in cells)
         except ValueError:
             bad = next(c for c in cells if not _is_int(c))
-            what = "a header line" if line == 1 and not segments else f"{bad!r} is not a number"
+            header = line == 1 and not any(_is_int(c) for c in cells)  # names, no numbers
+            what = "a header line" if header else f"{bad!r} is not a number"
             problems.append(f"{where}: {what}; expected label,start,end as integers")
             row += 1
             continue

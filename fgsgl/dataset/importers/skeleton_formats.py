@@ -17,7 +17,7 @@ iMiGUE, MiGA challenge release (`imigue_skeleton_{train,validate,test}/<VVVV>/`)
   35 triples named Nose, ShoulderCenter, ShoulderLeft, ...), challenge entries that read
   `*_light_hand.csv` as `rows[1:]` of 106 values reshaped (35, 3), and ones preferring
   `_light_hand` over `_light`.
-  Some readers skip a header line, others read none: a first line that is not numbers is
+  Some readers skip a header line, others read none: a first line of names (no numbers) is
   taken as a header.
 
 SMG (`SampleNNNN/SampleNNNN_skeleton.csv`, Kinect V2): no header, one line per frame, the 25
@@ -38,6 +38,7 @@ A layout that is different (another joint count, a JSON-per-frame OpenPose dump)
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,31 +131,52 @@ class SkeletonFormat:
 
 def read_numbers(path: Path, *, header: str = "auto") -> np.ndarray:
     """A CSV of numbers as float64 (rows, fields); empty cells are NaN, a trailing comma
-    adds no field. header="auto" skips a first line that is not all numbers."""
+    adds no field. header="auto" skips a first line of names (no number in it)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise SkeletonError(f"unreadable ({e})") from e
     lines = text.splitlines()
-    skip = 1 if header == "auto" and lines and not _numeric_line(lines[0]) else 0
+    skip = 1 if header == "auto" and lines and _header_line(lines[0]) else 0
     if len(lines) <= skip:
         raise SkeletonError("no frames (the file is empty)")
     try:
         frame = pd.read_csv(io.StringIO(text), header=None, skiprows=skip, dtype=float)
     except (ValueError, pd.errors.ParserError) as e:
-        raise SkeletonError(_parser_message(e, skip)) from e
+        raise SkeletonError(_first_non_number(lines, skip) or _parser_message(e, skip)) from e
     values = frame.to_numpy(dtype=np.float64)
     while values.shape[1] and np.isnan(values[:, -1]).all():  # trailing commas
         values = values[:, :-1]
+    if np.isinf(values).any():  # "inf" reads as a number, but no joint is there
+        row, column = np.argwhere(np.isinf(values))[0]
+        numbered = [n for n, line in enumerate(lines, 1) if n > skip and line.strip()]
+        raise SkeletonError(
+            f"line {numbered[row]}, field {column + 1}: {values[row, column]} is not a "
+            "finite number"
+        )
     return values
 
 
-def _numeric_line(line: str) -> bool:
-    try:
-        [float(c) for c in line.split(",") if c.strip()]
-    except ValueError:
-        return False
-    return True
+def _first_non_number(lines: list[str], skip: int) -> str | None:
+    """'line N, field M: 'x' is not a number' for the first cell pandas could not read."""
+    for number, line in enumerate(lines[skip:], skip + 1):
+        for field, cell in enumerate(line.split(","), 1):
+            if cell.strip() and not _NUMBER.fullmatch(cell.strip()):
+                return f"line {number}, field {field}: {cell.strip()!r} is not a number"
+    return None
+
+
+# What a CSV of numbers holds: decimal numbers (ASCII digits), nan or inf (refused later).
+_NUMBER = re.compile(
+    r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:nan|inf)", re.I
+)
+
+
+def _header_line(line: str) -> bool:
+    """Names, not numbers: a first line with any number in it is a frame (one bad cell
+    there is an error, not a header that would shift every frame by one)."""
+    cells = [c.strip() for c in line.split(",") if c.strip()]
+    return bool(cells) and not any(_NUMBER.fullmatch(c) for c in cells)
 
 
 def _parser_message(error: Exception, skip: int) -> str:
