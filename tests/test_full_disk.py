@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from text_helpers import synthmg_like_dataset, tiny_bert
 from tmpfs import Tmpfs, mounted_tmpfs
-from video_helpers import assert_same_artifact, coded_frames, make_dataset, write_video
+from video_helpers import assert_same_artifact, coded_dataset
 
 from fgsgl.errors import DiskFullError
 from fgsgl.locks import OutputLock, lock_path
@@ -30,12 +30,7 @@ SHARD_BYTES = 128 + 2 * 4 * 48 * 48 * 3  # header + 2 clips of T x S x S x 3
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Six clips, one video each: three shards of two clips."""
-    root = tmp_path_factory.mktemp("full-disk") / "ds"
-    rows = []
-    for i in range(6):
-        write_video(root / f"v{i}.mp4", coded_frames(20 + i))
-        rows.append({"clip_id": f"c{i}", "video": f"v{i}.mp4", "label": i % 2, "split": "train"})
-    return make_dataset(root, rows)
+    return coded_dataset(tmp_path_factory.mktemp("full-disk") / "ds", clips=6, frames=20)
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,28 @@ def _nothing_written(out: Path) -> None:
     assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
 
 
+def _imported(
+    outcome: Any, out: Path, bad: dict[str, set[int]], expected: list
+) -> pd.DataFrame | None:
+    """The imported manifest; or, where the input has bad lines (or no clips), None once
+    the refusal is checked: one error naming every bad line of every file, nothing written."""
+    if any(bad.values()):
+        event("refused")
+        assert_one_error(outcome, "import")
+        for name, lines in bad.items():
+            for line in lines:
+                assert names_row(outcome.err, name, line, "line"), (name, line, outcome.err)
+        _nothing_written(out)
+        return None
+    if not expected:
+        assert_one_error(outcome, "import", "hold no clips")
+        _nothing_written(out)
+        return None
+    event("imported")
+    assert outcome.rc == 0, outcome.err
+    return load_dataset(out).manifest
+
+
 @st.composite
 def label_files(draw: st.DrawFn, labels: list[int], clean: bool) -> LabelFile:
     """Lines `label,start,end` with odd spellings, blank lines, other delimiters, a header
@@ -152,21 +174,9 @@ def test_fuzzed_label_files(tmp_path: Path, kind, non_gesture, data, crlf, bom):
                 bad[name].add(line)
             else:
                 expected.append((f"{vid}_{row}", label - 1, start, end, _split(kind, vid)))
-    if any(bad.values()):
-        event("refused")
-        assert_one_error(outcome, "import")
-        for name, lines in bad.items():
-            for line in lines:
-                assert names_row(outcome.err, name, line, "line"), (name, line, outcome.err)
-        _nothing_written(out)
+    m = _imported(outcome, out, bad, expected)
+    if m is None:
         return
-    if not expected:
-        assert_one_error(outcome, "import", "hold no clips")
-        _nothing_written(out)
-        return
-    event("imported")
-    assert outcome.rc == 0, outcome.err
-    m = load_dataset(out).manifest
     got = list(
         zip(m["clip_id"], m["label"], m["start_frame"], m["end_frame"], m["split"], strict=True)
     )
@@ -326,21 +336,9 @@ def test_fuzzed_list_files(tmp_path: Path, data, crlf, bom, one_based):
     argv = ["import", "list", str(src), str(out), "--classes", str(src / "classes.txt")]
     argv += ["--val-fraction", "0", *(["--one-based"] if one_based else [])]
     outcome = run_cli(argv)
-    if bad:
-        event("refused")
-        assert_one_error(outcome, "import")
-        for line in bad:
-            assert names_row(outcome.err, "train_list.txt", line, "line"), (line, outcome.err)
-        _nothing_written(out)
-        return
-    if not expected:
-        assert_one_error(outcome, "import", "hold no clips")
-        _nothing_written(out)
-        return
-    event("imported")
-    assert outcome.rc == 0, outcome.err
-    m = load_dataset(out).manifest
-    assert list(zip(m["clip_id"], m["label"], strict=True)) == expected
+    m = _imported(outcome, out, {"train_list.txt": bad}, expected)
+    if m is not None:
+        assert list(zip(m["clip_id"], m["label"], strict=True)) == expected
 
 
 # --- skeleton (keypoint) files -------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from video_helpers import coded_frames, make_dataset, write_video
+from video_helpers import coded_dataset
 
 from fgsgl.errors import LockedError, UsageError
 from fgsgl.locks import OutputLock, lock_path, output_lock
@@ -36,12 +36,7 @@ with contextlib.ExitStack() as stack:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("locks") / "ds"
-    rows = []
-    for i in range(2):
-        write_video(root / f"v{i}.mp4", coded_frames(12 + i))
-        rows.append({"clip_id": f"c{i}", "video": f"v{i}.mp4", "label": i, "split": "train"})
-    return make_dataset(root, rows)
+    return coded_dataset(tmp_path_factory.mktemp("locks") / "ds", clips=2, frames=12)
 
 
 class Holder:
