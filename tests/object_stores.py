@@ -93,15 +93,9 @@ class Server:
             self.process = None
 
     def make_bucket(self, name: str) -> None:
-        saved = {k: os.environ.get(k) for k in self.environment}
-        os.environ.update(self.environment)
-        storage.reset()
-        try:
+        with store_environment(self.environment):
             fs, _ = storage.filesystem(f"{self.scheme}://{name}/")
             fs.mkdir(name)
-        finally:
-            _restore(saved)
-            storage.reset()
 
 
 class Emulator(Server):
@@ -311,12 +305,22 @@ def _reset(sock: socket.socket) -> None:
     sock.close()
 
 
-def _restore(saved: dict[str, str | None]) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+@contextlib.contextmanager
+def store_environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` set in os.environ for the block, fgsgl's cached file systems dropped on
+    the way in and out (they hold the endpoint they were made with)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    storage.reset()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        storage.reset()
 
 
 @pytest.fixture(scope="session")
@@ -344,29 +348,19 @@ def running(
     server = copy.copy(shared)
     server.bucket = f"{BUCKET}-{next(_BUCKETS)}"
     server.make_bucket(server.bucket)
-    saved = {k: os.environ.get(k) for k in server.environment}
-    os.environ.update(server.environment)
-    storage.reset()
-    try:
+    with store_environment(server.environment):
         yield server
-    finally:
-        _restore(saved)
-        storage.reset()
 
 
 @contextlib.contextmanager
 def faulty(server: Server, fault: str, *, every: int, min_body: int = 0) -> Iterator[FaultProxy]:
     """fgsgl pointed at a FaultProxy in front of `server` for the block; the proxy is
     closed and the environment restored after it."""
-    saved = os.environ.get(server.endpoint_variable)
-    with FaultProxy(server.port, fault, every=every, min_body=min_body) as proxy:
-        os.environ[server.endpoint_variable] = proxy.host
-        storage.reset()
-        try:
-            yield proxy
-        finally:
-            _restore({server.endpoint_variable: saved})
-            storage.reset()
+    with (
+        FaultProxy(server.port, fault, every=every, min_body=min_body) as proxy,
+        store_environment({server.endpoint_variable: proxy.host}),
+    ):
+        yield proxy
 
 
 @pytest.fixture
