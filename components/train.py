@@ -51,6 +51,7 @@ def train_stage1(
     grad_clip: float,
     batch_size: int,
     grad_accum: int,
+    pk_sampler: str,
     augment: bool,
     precision: str,
     deepspeed: str = "off",
@@ -93,6 +94,10 @@ def train_stage1(
         grad_clip: gradient-norm clipping; 0 = none.
         batch_size: clips per device and step.
         grad_accum: steps accumulated per optimiser step.
+        pk_sampler: training batches of P classes x K clips each, "PxK" (or "P:K"), P x K =
+            optim.batch_size: L_fg then contrasts clips of one class with different
+            fine-grained texts, which random batches rarely hold (fgsgl.train.pk_sampler);
+            "" = random batches.
         augment: light augmentation of the training clips.
         precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32".
         deepspeed: "off", "on" (ZeRO-2, bf16 on CUDA) or a DeepSpeed config file in the
@@ -161,6 +166,7 @@ def train_stage2(
     grad_clip: float,
     batch_size: int,
     grad_accum: int,
+    pk_sampler: str,
     augment: bool,
     precision: str,
     selection: str,
@@ -214,6 +220,10 @@ def train_stage2(
         grad_clip: gradient-norm clipping; 0 = none.
         batch_size: clips per device and step.
         grad_accum: steps accumulated per optimiser step.
+        pk_sampler: training batches of P classes x K clips each, "PxK" (or "P:K"), P x K =
+            optim.batch_size: L_fg then contrasts clips of one class with different
+            fine-grained texts, which random batches rarely hold (fgsgl.train.pk_sampler);
+            "" = random batches.
         augment: light augmentation of the training clips.
         precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32".
         selection: model selection by the best validation top-1 of this "stage", or of the

@@ -1,4 +1,5 @@
-"""The SynthMG ablation study behind `make study`: every variant x several seeds, one page.
+"""The default-preset SynthMG study behind `make study-default`: every variant x seeds, one
+page (the compositional study of `make study` is pipelines/study_compositional.py).
 
 Why a module: the results page must say exactly how its numbers were made (command,
 dataset parameters, versions, machine, wall time), so the code that runs the study also
@@ -60,9 +61,12 @@ def run_study(
     executed = len(result.executions)
     total = sum(len(r.tasks) for r in result.runs)
     header = [
-        "# SynthMG ablation study",
+        "# SynthMG ablation study: the default preset",
         "",
-        f"Written by `{command or 'make study'}`; every number below is from that run.",
+        "(The default-preset study; the study that can answer the paper's questions is",
+        "[synthmg-compositional.md](synthmg-compositional.md), `make study`.)",
+        "",
+        f"Written by `{command or 'make study-default'}`; every number below is from that run.",
         "",
         f"- dataset: SynthMG preset `{preset}` with keypoints: "
         + ", ".join(f"{f.name}={getattr(synth, f.name)}" for f in dataclasses.fields(synth)),

@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "fgsgl.cli.weights",
     "fgsgl.cli.train",
     "fgsgl.cli.evaluate",
+    "fgsgl.cli.probe",
     "fgsgl.cli.predict",
     "fgsgl.cli.pipeline",
     "fgsgl.cli.demo",
@@ -36,6 +37,7 @@ COMMAND_MODULES: list[str] = [
 EPILOG = """\
 steps:   extract -> encode-text -> train --stage 1 -> train --stage 2 -> evaluate
 use:     predict (a trained model on new videos, folders, datasets or frames)
+check:   probe (linear probes of the attributes on a model's f_mid / f_high)
 data:    synth, import, validate, pose, attributes, annotate (FG-Text by people), fetch-weights
 try it:  demo (the whole pipeline on SynthMG, on CPU); settings lists what --set takes
 Run `fgsgl COMMAND --help` for the options of each command."""

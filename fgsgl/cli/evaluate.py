@@ -26,7 +26,9 @@ to search for them (e.g. a `fgsgl run-local` root). Runs are grouped by variant 
 the pipeline; otherwise named by their path); each variant's metrics are the mean ± std over
 its seeds. Every variant is compared with the reference (`full` when present) by the paired
 bootstrap over the shared test clips, and its difference is judged against seed noise.
-All runs must hold the same test clips.
+With two or more seeds in common, a paired section adds the difference seed by seed and
+clip by clip, its interval from the seed and clip variance components, and the minimum
+detectable effect (80 % power). All runs must hold the same test clips.
 
 Without --out, prints the tables as Markdown. With --out DIR, writes compare.md (tables,
 sentences, chart), compare.png and compare.json there."""

@@ -242,6 +242,20 @@ def verdict(diff: float, ci: tuple[float, float], seed_se: float | None) -> str:
     return "within noise (seeds and test-clip sampling)"
 
 
+def variant_order(runs: Sequence[Run], reference: str | None) -> tuple[str, list[str]]:
+    """The reference variant (`full` when present, else the first) and every variant in
+    the order found, the reference first; a named reference must be among the runs."""
+    names = list(dict.fromkeys(r.variant for r in runs))
+    if reference is None:
+        reference = REFERENCE if REFERENCE in names else names[0]
+    elif reference not in names:
+        raise FgsglError(
+            f"reference variant {reference!r} is not among the runs", [f"found: {names}"]
+        )
+    names.remove(reference)
+    return reference, [reference, *names]
+
+
 def build_comparison(
     runs: list[Run],
     *,
@@ -255,19 +269,11 @@ def build_comparison(
     if not runs:
         raise FgsglError("cannot compare: no evaluation runs")
     check_same_test_set(runs)
-    names = list(dict.fromkeys(r.variant for r in runs))
-    if reference is None:
-        reference = REFERENCE if REFERENCE in names else names[0]
-    elif reference not in names:
-        raise FgsglError(
-            f"reference variant {reference!r} is not among the runs", [f"found: {names}"]
-        )
-    names.remove(reference)
-    names.insert(0, reference)
+    reference, names = variant_order(runs, reference)
 
     order = runs[0].evaluation.predictions.clip_id.tolist()
     num_classes = runs[0].evaluation.num_classes
-    aligned = [_aligned(r.evaluation, order) for r in runs]
+    aligned = [aligned_predictions(r.evaluation, order) for r in runs]
 
     def per_run(weights: np.ndarray) -> np.ndarray:
         """(b, runs, metrics) headline values under a (b, n) block of clip weights."""
@@ -324,7 +330,9 @@ def build_comparison(
     )
 
 
-def _aligned(ev: Evaluation, order: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def aligned_predictions(
+    ev: Evaluation, order: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(labels, predictions, top-5 hits) in the given clip order: runs pair by clip_id."""
     position = {c: i for i, c in enumerate(ev.predictions.clip_id)}
     rows = np.array([position[c] for c in order])

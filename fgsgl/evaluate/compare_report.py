@@ -1,5 +1,6 @@
 """The compare step's output: a `Comparison` (built by fgsgl.evaluate.compare) rendered as
-Markdown tables, sentences and a bar chart, and written as a comparison directory."""
+Markdown tables, sentences and a bar chart, and written as a comparison directory; with it the
+paired analysis by seed and clip (fgsgl.evaluate.paired), whose table the study page uses."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fgsgl.evaluate.compare import (
     load_runs,
 )
 from fgsgl.evaluate.metrics import METRIC_KEYS, METRIC_LABELS
+from fgsgl.evaluate.paired import PairedAnalysis, PairedDifference, analyse_runs
 from fgsgl.evaluate.report import embed_png, table
 
 REPORT = "compare.md"
@@ -83,7 +85,136 @@ def sentence(c: Comparison, v: VariantResult, k: str) -> str:
     return text
 
 
-def render(c: Comparison, chart_png: bytes | None) -> str:
+def interval_text(lo: float, hi: float) -> str:
+    return f"[{points(lo, True)}, {points(hi, True)}]"
+
+
+def paired_verdict(d: PairedDifference) -> str:
+    """The verdict word, with the MDE a null would have caught."""
+    if d.verdict == "null":
+        return f"null (MDE {points(d.mde)})"
+    return "one seed: seed noise unknown" if d.verdict == "one seed" else d.verdict
+
+
+def paired_table(a: PairedAnalysis, metric: str = "top1", target: float | None = None) -> list[str]:
+    """variant, mean ± std, paired difference to the reference with its intervals, the noise
+    components, MDE and verdict; with `target` (a fraction, e.g. 0.02) also the paired seeds
+    this clip count needs for MDE <= target."""
+    level = round(100 * a.level)
+    header = [
+        "variant",
+        "paired seeds",
+        f"{METRIC_LABELS[metric]} mean ± std",
+        f"Δ vs {a.reference}",
+        f"{level} % interval",
+        "seed-paired t",
+        "bootstrap seeds × clips",
+        "sd seed / clip",
+        "MDE",
+        "verdict",
+    ]
+    if target is not None:
+        header.append(f"seeds for MDE ≤ {points(target)}")
+    rows = []
+    for name, values in a.values.items():
+        spread = values[metric]
+        summary = (
+            f"{points(float(sum(spread) / len(spread)))} (1 seed)"
+            if len(spread) < 2
+            else f"{points(_mean(spread))} ± {points(_std(spread))}"
+        )
+        d = a.differences.get(name, {}).get(metric)
+        if d is None:
+            reason = "reference" if name == a.reference else "not paired"
+            row = [name, _seed_list(a.seeds[name]), summary, *["—"] * 6, reason]
+            rows.append(row + (["—"] if target is not None else []))
+            continue
+        c = d.components
+        row = [
+            name,
+            _seed_list(list(d.seeds)),
+            summary,
+            points(d.mean, True),
+            interval_text(*d.interval),
+            interval_text(*d.seed_t),
+            interval_text(*d.bootstrap),
+            f"{points(math.sqrt(c.var_seed))} / {points(math.sqrt(c.var_clip))}",
+            points(d.mde),
+            paired_verdict(d),
+        ]
+        if target is not None:
+            needed = c.seeds_needed(target, level=a.level, power=a.power)
+            row.append("—" if needed is None else str(needed))
+        rows.append(row)
+    return table(header, rows, "ll" + "r" * 7 + "l" + "r" * (target is not None))
+
+
+def paired_section(
+    a: PairedAnalysis,
+    metric: str = "top1",
+    *,
+    title: str | None = None,
+    target: float | None = None,
+) -> list[str]:
+    """A Markdown section: heading, what the columns mean, the table, the notes."""
+    level = round(100 * a.level)
+    power = round(100 * a.power)
+    if a.classes is None:
+        scope = f"the {a.clips} shared test clips"
+    else:
+        names = ", ".join(f"{i} {n}" for i, n in zip(a.classes, a.class_names, strict=True))
+        scope = f"the {a.clips} test clips of classes {names}"
+    lines = [
+        f"## {title or f'Paired by seed and clip: {METRIC_LABELS[metric]}'}",
+        "",
+        f"Each variant against {a.reference} on the seeds both ran (d_s = variant − "
+        f"{a.reference} for seed s; Δ is their mean) and {scope}. The {level} % interval is "
+        "Δ ± t·SE, with SE from the seed (training) and clip (test-sampling) variance "
+        "components and t at Satterthwaite's degrees of freedom; *sd seed / clip* are those "
+        f"components as standard deviations of Δ. MDE: the smallest true difference this "
+        f"design detects with {power} % power at the two-sided {100 - level} % level (t "
+        "quantiles, the same degrees of freedom). Also shown: the seed-paired t interval "
+        "(the test clips held fixed) and the percentile interval of the bootstrap over seeds "
+        f"and clips together ({a.replicates} resamples; conservative). Derivations: "
+        "`fgsgl/evaluate/paired.py`.",
+        "",
+        *paired_table(a, metric, target),
+        "",
+        f"differs: the {level} % interval excludes 0. null (MDE m): it includes 0; a true "
+        f"difference of m points or more would have been detected with {power} % power, so "
+        "effects that large are unlikely, but smaller ones are not excluded.",
+    ]
+    if target is not None:
+        lines[-1] += (
+            f" *seeds for MDE ≤ {points(target)}*: paired seeds needed at this clip count, "
+            "from the measured components (— if no number of seeds gets there)."
+        )
+    if a.notes:
+        lines += ["", "Left out:", "", *(f"- {n}" for n in a.notes)]
+    return lines
+
+
+def has_seed_pairs(a: PairedAnalysis) -> bool:
+    """Whether some variant shares two or more seeds with the reference (else the paired
+    section would only repeat the clip bootstrap)."""
+    return any(len(d.seeds) >= 2 for by in a.differences.values() for d in by.values())
+
+
+def _mean(v: list[float]) -> float:
+    return sum(v) / len(v)
+
+
+def _std(v: list[float]) -> float:
+    m = _mean(v)
+    return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+
+
+def _seed_list(seeds: list[int | None]) -> str:
+    known = [s for s in seeds if s is not None]
+    return ", ".join(map(str, known)) if known else "—"
+
+
+def render(c: Comparison, chart_png: bytes | None, paired: PairedAnalysis | None = None) -> str:
     labels = [METRIC_LABELS[k] for k in METRIC_KEYS]
     lines = [
         f"# Compare: {len(c.variants)} variants on the {c.split} split",
@@ -138,6 +269,8 @@ def render(c: Comparison, chart_png: bytes | None) -> str:
             "",
             _noise_paragraph(c),
         ]
+    if paired is not None and has_seed_pairs(paired):
+        lines += ["", *paired_section(paired)]
     if chart_png is not None:
         lines += [
             "",
@@ -215,14 +348,18 @@ def compare(
     comparison = build_comparison(
         loaded, reference=reference, replicates=replicates, level=level, seed=seed, notes=notes
     )
+    paired = analyse_runs(
+        loaded, reference=comparison.reference, replicates=replicates, level=level, seed=seed
+    )
     summary = comparison.to_json()
+    summary["paired"] = paired.to_json()
     if out is None:
-        summary["markdown"] = render(comparison, chart_png=None)
+        summary["markdown"] = render(comparison, chart_png=None, paired=paired)
         return summary
     with staged_dir(out) as tmp:
         png = chart(comparison)
         (tmp / CHART).write_bytes(png)
-        markdown = render(comparison, chart_png=png)
+        markdown = render(comparison, chart_png=png, paired=paired)
         (tmp / REPORT).write_text(markdown)
         write_json(tmp / "compare.json", summary)
         write_metadata(

@@ -252,17 +252,9 @@ class _Resolver:
         except FgsglError as e:
             self.problems.append(str(e))
             return
-        differ = self.pre.frames_differences(art.meta)
-        if differ:
-            m = art.meta
-            made = f"frames {m.get('frames')}, size {m.get('size')}, resize {m.get('resize')}"
-            self.problems.append(
-                f"{path}: a frames artifact made with other frame settings than the model's: "
-                f"{'; '.join(differ)} (the artifact: {made}; the model: {self.pre.describe()}). "
-                f"Extract the dataset again with `fgsgl extract DATASET OUT --frames "
-                f"{self.pre.frames} --size {self.pre.size} --resize {self.pre.resize}`, or give "
-                "the videos (the dataset directory) instead"
-            )
+        problem = self.pre.frames_problem(path, art.meta)
+        if problem:
+            self.problems.append(problem)
             return
         rows = art.index[self._select_split(path, art.index["split"]).to_numpy()]
         if rows.empty:

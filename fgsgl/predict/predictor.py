@@ -106,6 +106,21 @@ class Preprocessing:
             out.append(f"sampler {sampler!r}, the model's {self.sampler!r}")
         return out
 
+    def frames_problem(self, path: str, meta: dict[str, Any]) -> str | None:
+        """Why the clips of frames artifact `path` (its metadata) cannot go to this model
+        as they are stored, and how to make ones that can; None when they fit."""
+        differ = self.frames_differences(meta)
+        if not differ:
+            return None
+        made = f"frames {meta.get('frames')}, size {meta.get('size')}, resize {meta.get('resize')}"
+        return (
+            f"{path}: a frames artifact made with other frame settings than the model's: "
+            f"{'; '.join(differ)} (the artifact: {made}; the model: {self.describe()}). "
+            f"Extract the dataset again with `fgsgl extract DATASET OUT --frames "
+            f"{self.frames} --size {self.size} --resize {self.resize}`, or give "
+            "the videos (the dataset directory) instead"
+        )
+
 
 @dataclass
 class Clip:

@@ -10,8 +10,10 @@ Modules, one idea each: classes (the gesture classes as data), body (subject, sk
 keypoints), motion (hand trajectories and motion phrases), render (drawing a frame), clip
 (one clip from its seed), video (H.264 mp4 with PyAV), generate (the dataset: plan,
 splits, parallel rendering, tables), long (long videos with several gestures each, whose
-segments are the clips: ground truth for spotting), contact_sheet (a PNG to look at),
-calibrate (a logistic-regression baseline that says how hard a generated dataset is).
+segments are the clips: ground truth for spotting), compositional (the compositional
+preset's plan: a receiver x motion class grid, per-split counts, low-shot classes) and
+shortcut (its background distractor), contact_sheet (a PNG to look at), calibrate (a
+logistic-regression baseline that says how hard a generated dataset is).
 
 The library entry points are `fgsgl.synth.generate.generate(out, SynthConfig(...))` and
 `fgsgl.synth.long.generate_long(out, SynthConfig(...), LongConfig(videos=N))`.

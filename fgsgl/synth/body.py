@@ -232,6 +232,7 @@ RECEIVERS: dict[str, Receiver] = {
     "ear": Receiver("{side} ear", "head", 1.02, 0.04, True, -95.0, 0.02),
     "hair": Receiver("hair by the {side} temple", "head", 1.02, -0.42, True, -100.0, 0.03),
     "chin": Receiver("chin", "head", 0.12, 0.92, False, -60.0, 0.1),
+    "cheek": Receiver("{side} cheek", "head", 0.6, 0.3, True, -80.0, 0.1),
     "neck": Receiver("neck", "torso", 0.03, -0.016, False, -25.0, 0.06),
     "collar": Receiver("shirt collar", "torso", 0.02, 0.018, False, -95.0, 0.08),
     "chest": Receiver("chest", "torso", 0.08, 0.12, True, -30.0, 0.1),

@@ -12,10 +12,19 @@ that the first 12 (the default) already hold every kind of hard pair:
 
 `receiver` and `motions` name entries of `fgsgl.synth.body.RECEIVERS` and
 `fgsgl.synth.motion.MOTIONS`. `hands` lists the initiators a clip may draw from.
+
+The compositional preset has its own table (COMPOSITIONAL_CLASSES): every pair of four
+receivers and four motions is a class, so each receiver and each motion is shared by four
+classes and two classes in a row or a column differ in exactly one attribute (scratching
+neck / scratching cheek, scratching neck / stroking neck). The receivers are far enough
+apart to tell at 64 px (forehead, cheek, neck, the other upper arm: 6-15 px), and every
+motion reads naturally on every one of them; two of them are lateral (cheek: either side,
+the arm: always the other one), so the receiver's side varies inside a class.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 ONE_HAND = ("right hand", "left hand")
@@ -159,3 +168,60 @@ def class_table(count: int) -> list[GestureClass]:
     if not MIN_CLASSES <= count <= MAX_CLASSES:
         raise ValueError(f"classes must be {MIN_CLASSES}..{MAX_CLASSES}, not {count}")
     return list(CLASSES[:count])
+
+
+# The compositional grid: class id = receiver index x len(motions) + motion index.
+COMPOSITIONAL_RECEIVERS = ("forehead", "cheek", "neck", "arm")
+COMPOSITIONAL_MOTIONS = ("touch", "rub_circle", "scratch", "stroke")
+_RECEIVER_WORDS = {  # (in a class name, in a class text)
+    "forehead": ("forehead", "their forehead"),
+    "cheek": ("cheek", "one of their cheeks"),
+    "neck": ("neck", "their neck"),
+    "arm": ("arm", "the upper arm on the other side"),
+}
+_MOTION_WORDS = {  # (gerund, the class text's verb phrase around the receiver)
+    "touch": ("touching", "touches {r} with one hand"),
+    "rub_circle": ("rubbing", "rubs {r} in circles with one hand"),
+    "scratch": ("scratching", "scratches {r} with one hand"),
+    "stroke": ("stroking", "strokes {r} from side to side with one hand"),
+}
+
+
+def _grid_class(receiver: str, motion: str) -> GestureClass:
+    name_word, text_word = _RECEIVER_WORDS[receiver]
+    gerund, phrase = _MOTION_WORDS[motion]
+    return GestureClass(
+        f"{gerund} {name_word}",
+        f"A person {phrase.format(r=text_word)}.",
+        receiver,
+        (motion,),
+    )
+
+
+COMPOSITIONAL_CLASSES: tuple[GestureClass, ...] = tuple(
+    _grid_class(r, m) for r in COMPOSITIONAL_RECEIVERS for m in COMPOSITIONAL_MOTIONS
+)
+
+
+def low_shot_problems(low_shot: tuple[int, ...], classes: int) -> list[str]:
+    """Why a set of low-shot class ids cannot be learnt from the other classes: each
+    low-shot class's receiver and motion must each appear in at least two normal classes
+    (that is what makes it learnable from attributes it shares)."""
+    out = []
+    bad = [c for c in low_shot if not 0 <= c < classes]
+    if bad:
+        return [f"compositional low_shot ids must be 0..{classes - 1}, not {bad}"]
+    if len(set(low_shot)) != len(low_shot):
+        out.append(f"compositional low_shot ids repeat: {list(low_shot)}")
+    normal = [c for i, c in enumerate(COMPOSITIONAL_CLASSES) if i not in low_shot]
+    receivers = Counter(c.receiver for c in normal)
+    motions = Counter(c.motions[0] for c in normal)
+    for i in sorted(set(low_shot)):
+        c = COMPOSITIONAL_CLASSES[i]
+        if receivers[c.receiver] < 2 or motions[c.motions[0]] < 2:
+            out.append(
+                f"compositional low-shot class {i} ({c.name}): its receiver and its motion "
+                f"must each be in >= 2 normal classes (receiver in {receivers[c.receiver]}, "
+                f"motion in {motions[c.motions[0]]})"
+            )
+    return out

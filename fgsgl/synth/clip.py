@@ -15,6 +15,7 @@ for a long video (several gestures placed in one Setting, fgsgl.synth.long) alik
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,7 +49,16 @@ from fgsgl.synth.motion import (
     motion_axis,
     timeline,
 )
-from fgsgl.synth.render import MARGIN, Scene, make_scene, render_frame, visibility
+from fgsgl.synth.render import (
+    MARGIN,
+    SUPERSAMPLE,
+    Scene,
+    ellipse,
+    make_scene,
+    render_frame,
+    visibility,
+)
+from fgsgl.synth.shortcut import Distractor, corner_grey, sample_distractor
 
 SUBJECT_STREAM = 1_000_003  # spawn-key offset that keeps subject seeds apart from clips'
 
@@ -68,6 +78,7 @@ class Instance:
     phase: float
     scatter: tuple[float, float]  # contact point offset, head radii
     drift: float  # held-still hands drift this much (head radii): the subtlety of "still"
+    gain: float = 1.0  # the motion's amplitudes are scaled by this (compositional preset)
 
     def lags(self) -> dict[str, float]:
         """How much later (in clip lengths) each moving hand starts: two hands are not in
@@ -94,7 +105,19 @@ def clip_rng(seed: int, label: int, number: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(label, number)))
 
 
-def sample_instance(gc: GestureClass, rng: np.random.Generator, subtlety: float) -> Instance:
+def sample_instance(
+    gc: GestureClass,
+    rng: np.random.Generator,
+    subtlety: float,
+    *,
+    across: float = 0.25,
+    gain: float = 1.0,
+    tempo: float = 1.0,
+) -> Instance:
+    """A clip's instance of class `gc`. `across`: how often a one-handed reach to a lateral
+    receiver goes to the other side; `gain` and `tempo` scale the motion's amplitude and
+    cycles (the compositional preset's; the defaults leave every draw and value as the
+    classic presets have them)."""
     initiator = str(rng.choice(gc.hands))
     hands = ("right", "left") if initiator == "both hands" else (initiator.split()[0],)
     lateral = RECEIVERS[gc.receiver].lateral
@@ -102,7 +125,7 @@ def sample_instance(gc: GestureClass, rng: np.random.Generator, subtlety: float)
     for h in hands:
         if gc.receiver in ("arm", "upper arms"):
             sides[h] = other(h)  # a hand scratches or holds the other arm
-        elif lateral and len(hands) == 1 and rng.random() < 0.25:
+        elif lateral and len(hands) == 1 and rng.random() < across:
             sides[h] = other(h)  # reaching across the body
         else:
             sides[h] = h
@@ -124,10 +147,11 @@ def sample_instance(gc: GestureClass, rng: np.random.Generator, subtlety: float)
         amplitude=amplitude,
         rest=str(rng.choice(("lap", "thighs", "armrests"))),
         timeline=tl,
-        cycles=m.cycles[SPEEDS.index(speed)],
+        cycles=m.cycles[SPEEDS.index(speed)] * tempo,
         phase=float(rng.uniform(0, 2 * math.pi)),
         scatter=scatter,
         drift=0.05 * subtlety,
+        gain=gain,
     )
 
 
@@ -183,6 +207,7 @@ class Setting:
     fidget: np.ndarray  # (2, 4) amplitudes and phases of the resting hands' fidget
     rest: str
     nuisance: float
+    distractor: Distractor | None = None  # the compositional preset's shortcut
 
 
 def sample_setting(
@@ -318,7 +343,12 @@ def render_frames(
                     rest[0], track.receivers[0, 0], torso.cx, side, torso.unit
                 )
         order = tuple(s for s in SIDES if s not in moving) + moving
-        image = render_frame(setting.scene, torso, arms, order, cam, rng)
+        behind = None
+        if setting.distractor is not None:
+            d = setting.distractor
+            x, y = d.at(t)
+            behind = (ellipse((x + cam[0], y + cam[1]), d.radius, d.radius, 0.0, 20), d.colour)
+        image = render_frame(setting.scene, torso, arms, order, cam, rng, behind=behind)
         kp = np.empty((len(JOINTS), 3), np.float32)
         pts = keypoints(torso, arms)
         kp[:, :2] = pts
@@ -335,11 +365,23 @@ def render_clip(
     frames: int,
     subtlety: float = 1.0,
     nuisance: float = 1.0,
+    across: float = 0.25,
+    gain: float = 1.0,
+    tempo: float = 1.0,
+    shortcut: int | None = None,
 ) -> RenderedClip:
-    inst = sample_instance(gc, rng, subtlety)
+    """One clip of class `gc`; `across`, `gain` and `tempo` as in `sample_instance`, and
+    `shortcut` the cue (fgsgl/synth/shortcut.py) of the distractor drawn behind the person
+    (None: none, as in the classic presets)."""
+    inst = sample_instance(gc, rng, subtlety, across=across, gain=gain, tempo=tempo)
     setting = sample_setting(
         subject, rng, size=size, frames=frames, rest=inst.rest, nuisance=nuisance
     )
+    if shortcut is not None:
+        grey = corner_grey(setting.scene.background, shortcut, size, SUPERSAMPLE, MARGIN)
+        setting = dataclasses.replace(
+            setting, distractor=sample_distractor(shortcut, rng, size, grey)
+        )
     track = Track(inst, start=0, frames=frames)
     out = np.empty((frames, size, size, 3), np.uint8)
     kps = np.empty((frames, len(JOINTS), 3), np.float32)
@@ -418,6 +460,7 @@ def _contact(
     phase, u = inst.timeline.phase(t)
     u = u if phase == "act" else 0.0
     amp = 0.0 if m.amplitudes is None else m.amplitudes[AMPLITUDES.index(inst.amplitude)]
+    amp *= inst.gain
     axis = motion_axis(inst.motion, inst.receiver, inst.receiver_sides[side])
     dx, dy, curl = m.pattern(u, amp, inst.cycles, inst.phase, sign, axis)
     env = envelope(u)

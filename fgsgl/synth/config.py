@@ -14,8 +14,68 @@ MIN_FRAMES = 8
 
 
 @dataclass(frozen=True)
+class Compositional:
+    """The compositional layout (`--preset compositional`, fgsgl/synth/compositional.py):
+    classes are a receiver x motion grid (classes.COMPOSITIONAL_CLASSES), and each split
+    has its own clip counts and its own subjects, so the test split can be large without
+    the training set growing with it.
+
+    Counts are clips per class. `low_shot` classes (ids) get `low_shot_train` training
+    clips instead of `train`; val and test are the same for every class. `shortcut` is how
+    often a clip's background distractor (fgsgl/synth/shortcut.py) is its own class's in
+    train and val; in test the distractor is independent of the class (None: no
+    distractor). `gain` scales the motions' amplitudes and `tempo` their cycles, so that a
+    motion stays visible at small frames and in 8 sampled frames; `across` is how often a
+    one-handed reach to a lateral receiver goes to the other side of the body.
+    """
+
+    train: int = 35
+    low_shot_train: int = 5
+    val: int = 40
+    test: int = 128
+    subjects: tuple[int, int, int] = (20, 10, 20)  # train, val, test
+    low_shot: tuple[int, ...] = (5, 10, 15)
+    shortcut: float | None = 0.9
+    gain: float = 2.0
+    tempo: float = 0.6
+    across: float = 0.4
+
+    def clips(self, label: int, split: str) -> int:
+        """Clips of class `label` in `split`."""
+        if split == "train":
+            return self.low_shot_train if label in self.low_shot else self.train
+        return {"val": self.val, "test": self.test}[split]
+
+    def problems(self, classes: int) -> list[str]:
+        from fgsgl.synth.classes import low_shot_problems
+
+        out = []
+        for name in ("train", "low_shot_train", "val", "test"):
+            if getattr(self, name) < 1:
+                out.append(f"compositional {name} must be at least 1 clip per class")
+        if len(self.subjects) != 3 or min(self.subjects) < 1:
+            out.append(
+                f"compositional subjects must be three counts >= 1 (train, val, test), "
+                f"not {self.subjects}"
+            )
+        out += low_shot_problems(self.low_shot, classes)
+        if self.shortcut is not None and not 0.0 <= self.shortcut <= 1.0:
+            out.append(f"compositional shortcut must be between 0 and 1, not {self.shortcut}")
+        for name, lo, hi in (("gain", 0.0, 5.0), ("tempo", 0.05, 5.0), ("across", 0.0, 1.0)):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and lo <= value <= hi):
+                out.append(f"compositional {name} must be between {lo:g} and {hi:g}, not {value}")
+        return out
+
+
+@dataclass(frozen=True)
 class SynthConfig:
-    """Every setting that changes the dataset's bytes (workers do not)."""
+    """Every setting that changes the dataset's bytes (workers do not).
+
+    `compositional` switches to the compositional layout; None (the default) is the
+    classic one, and is left out of every written record, so the classic presets' bytes do
+    not depend on the field existing.
+    """
 
     classes: int = 12
     clips_per_class: int = 30
@@ -27,16 +87,31 @@ class SynthConfig:
     keypoints: bool = False
     subtlety: float = 1.0
     nuisance: float = 1.0
+    compositional: Compositional | None = None
 
     def problems(self) -> list[str]:
-        from fgsgl.synth.classes import MAX_CLASSES, MIN_CLASSES
+        from fgsgl.synth.classes import COMPOSITIONAL_CLASSES, MAX_CLASSES, MIN_CLASSES
 
         out = []
-        if not MIN_CLASSES <= self.classes <= MAX_CLASSES:
+        comp = self.compositional
+        if comp is not None:
+            grid = len(COMPOSITIONAL_CLASSES)
+            if self.classes != grid:
+                out.append(
+                    f"--classes does not apply to --preset compositional: its {grid} classes "
+                    f"are the receiver x motion grid (got {self.classes})"
+                )
+            if self.subjects != sum(comp.subjects):
+                out.append(
+                    "--subjects does not apply to --preset compositional: its subjects are "
+                    f"{'/'.join(map(str, comp.subjects))} train/val/test (got {self.subjects})"
+                )
+            out += comp.problems(grid)
+        elif not MIN_CLASSES <= self.classes <= MAX_CLASSES:
             out.append(f"--classes must be {MIN_CLASSES}..{MAX_CLASSES}, not {self.classes}")
         if self.clips_per_class < 1:
             out.append(f"--clips-per-class must be at least 1, not {self.clips_per_class}")
-        if self.subjects < 3:
+        if comp is None and self.subjects < 3:
             out.append(
                 f"--subjects must be at least 3 (train, val and test each need one), "
                 f"not {self.subjects}"
@@ -77,6 +152,11 @@ class LongConfig:
 
     def problems(self, config: SynthConfig) -> list[str]:
         out = []
+        if config.compositional is not None:
+            out.append(
+                "--long does not apply to --preset compositional (long videos use the "
+                "classic classes and splits)"
+            )
         if self.videos < 1:
             out.append(f"--long must be at least 1 video, not {self.videos}")
         lo, hi = self.gestures
@@ -97,9 +177,39 @@ class LongConfig:
 # `default` serves the laptop demo and the 5 variants x 3 seeds study (tiny ViT on CPU,
 # within an hour on 2 cores): 360 clips of 24 frames at 128 px, about 30 s to generate.
 # `mini` is for tests and smoke runs: 36 clips of 16 frames at 64 px, a few seconds.
+# `compositional` serves the study of issue 21 (does fine-grained text help?): 16 receiver x
+# motion classes, 3 of them low-shot, a background shortcut in train/val only, 470 / 640 /
+# 2048 train / val / test clips of 16 frames at 64 px (see fgsgl/synth/compositional.py).
+
+
+def compositional_config(spec: Compositional | None = None, **settings) -> SynthConfig:
+    """The compositional preset's SynthConfig for a layout `spec` (default: the preset's),
+    with its class count and subjects filled in; `settings` override the rest (seed, size,
+    keypoints, ...). Tests build scaled-down versions of the preset with it."""
+    from fgsgl.synth.classes import COMPOSITIONAL_CLASSES
+
+    spec = spec or Compositional()
+    base = {"size": 64, "frames": 16, "clips_per_class": 1, **settings}
+    return SynthConfig(
+        classes=len(COMPOSITIONAL_CLASSES),
+        subjects=sum(spec.subjects),
+        compositional=spec,
+        **base,
+    )
+
+
 PRESETS: dict[str, SynthConfig] = {
     "default": SynthConfig(),
     "mini": SynthConfig(clips_per_class=3, subjects=3, size=64, frames=16),
+    "compositional": compositional_config(),
 }
 
-__all__ = ["MIN_FRAMES", "MIN_SIZE", "PRESETS", "LongConfig", "SynthConfig"]
+__all__ = [
+    "MIN_FRAMES",
+    "MIN_SIZE",
+    "PRESETS",
+    "Compositional",
+    "LongConfig",
+    "SynthConfig",
+    "compositional_config",
+]

@@ -7,6 +7,8 @@ Layout of the written dataset directory (a valid fgsgl dataset, see docs/artifac
                      contact_start, contact_end (the first/last frame the hand is on its
                      receiver), for analysis
     classes.csv      id, name, description (the class text T_c)
+    (--preset compositional adds manifest shortcut, shortcut_agrees and classes.csv
+    low_shot; see compositional.py)
     videos/<clip_id>.mp4        H.264, yuv420p, `frames` frames of size x size at `fps`
     keypoints/<clip_id>.npy     with --keypoints: float32 (frames, J, 3) = x, y, visibility
     synthmg.json     the generator's settings, joint names and bones, keypoint convention
@@ -51,6 +53,12 @@ seed 0; measured on the 2-core dev machine):
   the test split has clips_per_class x classes / 5 clips (72 by default), so halving the
   clips also doubles the sampling noise of a top-1 (about +-5.5 points at 72 clips).
 
+The compositional preset (`--preset compositional`, fgsgl/synth/compositional.py: 16
+receiver x motion classes, 3 low-shot, a shortcut in train/val, 470 / 640 / 2048 clips at
+64 px, chance 6.2%) measures, val / test: |frame diffs| 52.5 / 18.0 (23.3 / 23.7 without
+the shortcut; on test clips whose cue agrees / disagrees with the class 51.6 / 15.8),
+signed diffs 41.6 / 10.3, frames 25.0 / 13.5, keypoints 37.7 / 35.5.
+
 Why the defaults: 12 classes x 30 clips (216 train / 72 val / 72 test, 6/2/2 subjects)
 of 24 frames at 128 px and 12 fps keep generation near a minute and extraction plus five
 ablation variants x 3 seeds of a tiny ViT on CPU inside the hour (issue 8), while 128 px
@@ -74,7 +82,6 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,9 +91,12 @@ import numpy as np
 from fgsgl.errors import FgsglError, UsageError
 from fgsgl.runtime.cpus import available_cpus
 from fgsgl.synth.config import SynthConfig
+from fgsgl.synth.tasks import ClipTask, subject_name, subject_splits
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from fgsgl.synth.classes import GestureClass
 
 log = logging.getLogger("fgsgl")
 
@@ -95,37 +105,21 @@ GENERATOR_VERSION = 1
 INFO_FILE = "synthmg.json"
 
 
-@dataclass(frozen=True)
-class ClipTask:
-    """One clip to render: everything a worker process needs, and nothing else."""
+def classes_for(config: SynthConfig) -> list[GestureClass]:
+    """The classes a dataset made with `config` has (ids 0..C-1)."""
+    from fgsgl.synth.classes import COMPOSITIONAL_CLASSES, class_table
 
-    clip_id: str
-    label: int
-    number: int
-    subject: int
-    split: str
-    config: SynthConfig
-    out: str
-
-
-def subject_splits(subjects: int, seed: int) -> dict[int, str]:
-    """Subject index -> split; ~20% test, ~20% val (at least one each), the rest train."""
-    order = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,))).permutation(
-        subjects
-    )
-    n_test = max(1, round(0.2 * subjects))
-    n_val = max(1, round(0.2 * subjects))
-    splits = {}
-    for rank, s in enumerate(order.tolist()):
-        splits[s] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
-    return splits
-
-
-def subject_name(index: int) -> str:
-    return f"s{index:02d}"
+    if config.compositional is not None:
+        return list(COMPOSITIONAL_CLASSES)
+    return class_table(config.classes)
 
 
 def plan(config: SynthConfig, out: str | Path) -> list[ClipTask]:
+    """Every clip to render, in the manifest's order."""
+    if config.compositional is not None:
+        from fgsgl.synth.compositional import plan_compositional
+
+        return plan_compositional(config, out)
     splits = subject_splits(config.subjects, config.seed)
     tasks = []
     for label in range(config.classes):
@@ -147,19 +141,22 @@ def plan(config: SynthConfig, out: str | Path) -> list[ClipTask]:
 
 def render_task(task: ClipTask) -> dict[str, Any]:
     """Render one clip, write its video (and keypoints), return its manifest row."""
-    from fgsgl.synth.classes import CLASSES
     from fgsgl.synth.clip import clip_rng, render_clip, subject_for
     from fgsgl.synth.video import write_mp4
 
     cfg = task.config
+    comp = cfg.compositional
+    style = {} if comp is None else {"across": comp.across, "gain": comp.gain, "tempo": comp.tempo}
     clip = render_clip(
-        CLASSES[task.label],
+        classes_for(cfg)[task.label],
         subject_for(cfg.seed, task.subject, cfg.nuisance),
         clip_rng(cfg.seed, task.label, task.number),
         size=cfg.size,
         frames=cfg.frames,
         subtlety=cfg.subtlety,
         nuisance=cfg.nuisance,
+        shortcut=task.shortcut,
+        **style,
     )
     video = f"videos/{task.clip_id}.mp4"
     write_mp4(Path(task.out) / video, clip.frames, cfg.fps)
@@ -177,6 +174,9 @@ def render_task(task: ClipTask) -> dict[str, Any]:
         row["keypoints"] = kp
     row.update({k: clip.attributes[k] for k in ("speed", "amplitude", "pattern", "rest")})
     row["contact_start"], row["contact_end"] = clip.contact
+    if task.shortcut is not None:
+        row["shortcut"] = task.shortcut
+        row["shortcut_agrees"] = int(task.shortcut == task.label)
     return row
 
 
@@ -225,12 +225,14 @@ def _render_all(
 def info(config: SynthConfig) -> dict[str, Any]:
     """synthmg.json: how the dataset was made, and how to read its keypoints."""
     from fgsgl.synth.body import EDGES, JOINTS
-    from fgsgl.synth.classes import CLASSES
 
-    return {
+    settings = dataclasses.asdict(config)
+    if config.compositional is None:
+        settings.pop("compositional")  # the classic presets' record is as it always was
+    record = {
         "generator": GENERATOR,
         "generator_version": GENERATOR_VERSION,
-        "config": dataclasses.asdict(config),
+        "config": settings,
         "classes": [
             {
                 "id": i,
@@ -240,7 +242,7 @@ def info(config: SynthConfig) -> dict[str, Any]:
                 "initiators": list(c.hands),
                 "twin": c.twin,
             }
-            for i, c in enumerate(CLASSES[: config.classes])
+            for i, c in enumerate(classes_for(config))
         ],
         "keypoints": {
             "joints": list(JOINTS),
@@ -253,22 +255,30 @@ def info(config: SynthConfig) -> dict[str, Any]:
             "visibility": "1 = drawn and unoccluded, 0 = hidden behind an arm or outside",
         },
     }
+    if config.compositional is not None:
+        from fgsgl.synth.compositional import compositional_info
+
+        compositional_info(config, record)
+    return record
 
 
 def classes_table(config: SynthConfig) -> pd.DataFrame:
-    """classes.csv: id, name and the class text T_c of the dataset's classes."""
+    """classes.csv: id, name and the class text T_c of the dataset's classes (and, in the
+    compositional layout, low_shot: 1 for the classes with few training clips)."""
     import pandas as pd
 
-    from fgsgl.synth.classes import CLASSES
-
-    chosen = CLASSES[: config.classes]
-    return pd.DataFrame(
+    chosen = classes_for(config)
+    table = pd.DataFrame(
         {
-            "id": range(config.classes),
+            "id": range(len(chosen)),
             "name": [c.name for c in chosen],
             "description": [c.description for c in chosen],
         }
     )
+    if config.compositional is not None:
+        low = set(config.compositional.low_shot)
+        table["low_shot"] = [int(i in low) for i in range(len(chosen))]
+    return table
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
@@ -312,13 +322,15 @@ def generate(
         raise UsageError("invalid synth settings", problems)
     out = Path(out)
     _prepare_out(out, overwrite)
-    workers = min(workers or available_cpus(), config.classes * config.clips_per_class)
+    tasks = plan(config, out)
+    workers = min(workers or available_cpus(), len(tasks))
     started = time.monotonic()
     with staged_dir(out, overwrite=True) as tmp:
         (tmp / "videos").mkdir()
         if config.keypoints:
             (tmp / "keypoints").mkdir()
-        rows = _render_all(plan(config, tmp), workers, progress)
+        tasks = [dataclasses.replace(t, out=str(tmp)) for t in tasks]
+        rows = _render_all(tasks, workers, progress)
         write_tables(tmp, pd.DataFrame(rows), classes_table(config))
         write_json(tmp / INFO_FILE, info(config))
     dataset = load_dataset(out)

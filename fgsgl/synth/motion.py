@@ -163,13 +163,18 @@ MOTIONS: dict[str, MotionKind] = {
 
 # Axis of the motion at a receiver where it differs from the motion's default (degrees,
 # right hand, mirrored for the left): tugging an ear goes outwards, a collar down, a
-# stroke follows the jaw line or the hair.
+# stroke follows the jaw line or the hair, and goes across the forehead, cheek, neck and
+# upper arm (the compositional classes: across, so that it is not a slow scratch).
 RECEIVER_AXES: dict[tuple[str, str], float] = {
     ("pull", "ear"): 180.0,
     ("pull", "collar"): 100.0,
     ("stroke", "chin"): -150.0,
     ("stroke", "hair"): 80.0,
     ("fold", "upper arms"): 180.0,
+    ("stroke", "forehead"): 0.0,
+    ("stroke", "cheek"): 0.0,
+    ("stroke", "neck"): 0.0,
+    ("stroke", "arm"): 0.0,
 }
 
 

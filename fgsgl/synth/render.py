@@ -400,14 +400,20 @@ def render_frame(
     order: tuple[str, ...],
     camera: Point,
     rng: np.random.Generator,
+    behind: tuple[np.ndarray, Color] | None = None,
 ) -> np.ndarray:
-    """One (size, size, 3) uint8 RGB frame. `camera` is the shake already added to torso."""
+    """One (size, size, 3) uint8 RGB frame. `camera` is the shake already added to torso;
+    `behind` is a polygon (frame pixels) and its colour drawn over the background and
+    under the person (the compositional preset's distractor)."""
     k = SUPERSAMPLE
     size = scene.size
     x0 = round(k * (MARGIN - camera[0]))
     y0 = round(k * (MARGIN - camera[1]))
     frame = scene.background.crop((x0, y0, x0 + k * size, y0 + k * size))
-    draw_person(Canvas(frame), torso, arms, order)
+    canvas = Canvas(frame)
+    if behind is not None:
+        canvas.poly(*behind)
+    draw_person(canvas, torso, arms, order)
     out = np.asarray(frame.reduce(k), dtype=np.float32)
     gain = scene.gain * (1.0 + scene.flicker * float(rng.uniform(-1, 1)))
     out *= np.float32(gain)

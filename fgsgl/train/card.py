@@ -101,6 +101,12 @@ def _backbone_line(fields: dict[str, Any], cfg: TrainConfig) -> str:
     )
 
 
+def _pk_text(cfg: TrainConfig) -> str:
+    """How the training batches were drawn, when not at random (optim.pk_sampler)."""
+    pk = cfg.optim.pk()
+    return "" if pk is None else f" ({pk[0]} classes x {pk[1]} clips)"
+
+
 def _stage_line(fields: dict[str, Any], cfg: TrainConfig) -> str:
     stage = fields.get("stage")
     losses = " + ".join(
@@ -249,7 +255,7 @@ def model_card(
         f"- Heads: {', '.join(sorted(config.get('heads') or {}))}; text space of dimension "
         f"{fields.get('text_dim')}.",
         f"- Optimiser: AdamW, lr stage 1 {cfg.stage1.lr:g} / stage 2 {cfg.stage2.lr:g}, "
-        f"batch {cfg.optim.batch_size} x {cfg.optim.grad_accum}, weight decay "
+        f"batch {cfg.optim.batch_size}{_pk_text(cfg)} x {cfg.optim.grad_accum}, weight decay "
         f"{cfg.optim.weight_decay:g}, seed {cfg.seed}, precision {cfg.precision}.",
         "",
         "## FG-Text (where the fine-grained texts came from)",

@@ -10,6 +10,7 @@ resolved config (every value, defaults included) is what the model artifact stor
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,6 +28,23 @@ PRECISIONS = ("auto", "bf16", "fp32")
 # 2 then keeps the stage-1 model if no stage-2 epoch beats it: the paper keeps the best
 # checkpoint of its one training run).
 SELECTIONS = ("stage", "run")
+# optim.pk_sampler: P classes x K clips, "PxK" or "P:K" (YAML keeps 4:2 a string: the config
+# reader loads decimal numbers only)
+PK_FORM = re.compile(r"\s*(\d+)\s*[xX:]\s*(\d+)\s*")
+
+
+def parse_pk(text: str) -> tuple[int, int] | None:
+    """optim.pk_sampler as (P, K); None when it is off (""). ValueError when it is not two
+    positive integers."""
+    if not text.strip():
+        return None
+    match = PK_FORM.fullmatch(text)
+    if match is None or min(int(match[1]), int(match[2])) < 1:
+        raise ValueError(
+            f'{text!r} is not "PxK" (two positive integers, e.g. "4x2": 4 classes x 2 clips '
+            'of each per batch) or "" (random batches)'
+        )
+    return int(match[1]), int(match[2])
 
 
 @dataclass
@@ -74,6 +92,17 @@ class OptimConfig:
     grad_clip: float = setting(1.0, help="gradient-norm clipping; 0 = none.")
     batch_size: int = setting(8, help="clips per device and step.")
     grad_accum: int = setting(1, help="steps accumulated per optimiser step.")
+    pk_sampler: str = setting(
+        "",
+        help='training batches of P classes x K clips each, "PxK" (or "P:K"), P x K = '
+        "optim.batch_size: L_fg then contrasts clips of one class with different "
+        "fine-grained texts, which random batches rarely hold (fgsgl.train.pk_sampler); "
+        '"" = random batches.',
+    )
+
+    def pk(self) -> tuple[int, int] | None:
+        """(P, K) of pk_sampler, None when off (the value is checked by problems())."""
+        return parse_pk(self.pk_sampler)
 
 
 @dataclass
@@ -122,6 +151,19 @@ class TrainConfig:
         'whole "run" (the stage-1 model is kept when no stage-2 epoch beats it).',
     )
 
+    def _pk_problems(self) -> list[str]:
+        try:
+            pk = self.optim.pk()
+        except ValueError as e:
+            return [f"optim.pk_sampler: {e}"]
+        if pk is None or pk[0] * pk[1] == self.optim.batch_size:
+            return []
+        return [
+            f"optim.pk_sampler: {self.optim.pk_sampler!r} makes batches of {pk[0] * pk[1]} "
+            f"clips but optim.batch_size is {self.optim.batch_size}: P x K must equal "
+            "optim.batch_size (the clips per device and step)"
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         """Nested sections, in declaration order (the order config.yaml shows)."""
         return asdict(self)
@@ -162,6 +204,7 @@ class TrainConfig:
         need(self.optim.grad_clip >= 0, "optim.grad_clip", "is not >= 0 (0 = no clipping)")
         need(self.optim.batch_size >= 1, "optim.batch_size", "is not >= 1")
         need(self.optim.grad_accum >= 1, "optim.grad_accum", "is not >= 1")
+        out += self._pk_problems()
         need(self.data.workers >= 0, "data.workers", "is not >= 0")
         need(0 <= self.seed < 2**32, "seed", "is not in 0..4294967295 (numpy's seed range)")
         need(self.precision in PRECISIONS, "precision", f"is not one of {list(PRECISIONS)}")

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from fgsgl.errors import FgsglError
 from fgsgl.runtime.workers import require_worker_sockets
+from fgsgl.train.pk_sampler import PKSampler
 
 # Light augmentation: keep most of the frame (the gesture's target can be near an edge)
 # and the aspect ratio near 1; colour changes within +-20%.
@@ -253,13 +254,31 @@ def make_loader(
     rank: int = 0,
     world: int = 1,
     pin_memory: bool = False,
+    pk: tuple[int, int] | None = None,
+    where: str = "the training data",
 ) -> DataLoader:
     """Training: shuffled, padded across ranks, incomplete last batch dropped (unless the
-    split is smaller than one batch). Validation: in order, every clip once."""
+    split is smaller than one batch); with `pk` (P, K), P x K batches instead
+    (fgsgl.train.pk_sampler; `where` names the data in its errors). Validation: in order,
+    every clip once."""
     require_worker_sockets(workers)
-    sampler = EpochSampler(
-        len(dataset), shuffle=train, seed=seed, rank=rank, world=world, pad=train
-    )
+    sampler: Sampler
+    if pk is not None and train:
+        if pk[0] * pk[1] != batch_size:
+            raise ValueError(f"P x K = {pk[0]} x {pk[1]} is not the batch size {batch_size}")
+        sampler = PKSampler(
+            dataset.labels.tolist(),
+            p=pk[0],
+            k=pk[1],
+            seed=seed,
+            rank=rank,
+            world=world,
+            where=where,
+        )
+    else:
+        sampler = EpochSampler(
+            len(dataset), shuffle=train, seed=seed, rank=rank, world=world, pad=train
+        )
     drop_last = train and len(sampler) >= batch_size
     return DataLoader(
         dataset,

@@ -37,6 +37,7 @@ from fgsgl.train.config import TrainConfig
 from fgsgl.train.data import ClipDataset, ClipTransform, check_keypoints, make_loader
 from fgsgl.train.distributed import Dist, device_for, from_env, launched_with_several_processes
 from fgsgl.train.events import TENSORBOARD_DIR, TensorBoardLog
+from fgsgl.train.pk_sampler import check_classes
 from fgsgl.train.stages import StagePlan, freeze_unused_heads, plan_stage, stage_keys
 from fgsgl.train.trainer import LossTargets, Trainer
 
@@ -81,6 +82,7 @@ def train(
     inputs = open_inputs(frames, texts)
     check_family_inputs(cfg, inputs)
     check_fine_grained(plan, inputs)
+    check_pk_classes(cfg, inputs)
     init_meta = check_init(init, cfg, inputs) if init else None
     run = run_identity(cfg, plan, inputs, init, init_meta, deepspeed)
     out_dir = Path(out)
@@ -295,6 +297,15 @@ def check_fine_grained(plan: StagePlan, inputs: Inputs) -> None:
         )
 
 
+def check_pk_classes(cfg: TrainConfig, inputs: Inputs) -> None:
+    """P x K batches (optim.pk_sampler) need P classes in the training split: checked
+    before any weight is touched."""
+    pk = cfg.optim.pk()
+    if pk is not None:
+        labels = inputs.frames.index["label"].to_numpy()[inputs.train_positions]
+        check_classes(labels.tolist(), *pk, str(inputs.frames.root))
+
+
 def check_init(init: str, cfg: TrainConfig, inputs: Inputs) -> dict[str, Any]:
     """The stage-1 model must have the same model config, classes, text space and dataset."""
     meta, init_cfg = artifact.read_artifact(init)
@@ -469,7 +480,10 @@ def make_loaders(
         seed=cfg.seed,
         keypoints=pose,
     )
-    return make_loader(train_ds, train=True, **common), make_loader(val_ds, train=False, **common)
+    train_loader = make_loader(
+        train_ds, train=True, pk=cfg.optim.pk(), where=str(frames.root), **common
+    )
+    return train_loader, make_loader(val_ds, train=False, **common)
 
 
 def make_stepper(
