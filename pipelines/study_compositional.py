@@ -184,21 +184,24 @@ def run_study(
         geometry=geometry,
         manifest=manifest,
         page=page,
-        wall=total_wall(out, time.perf_counter() - started),
+        wall=total_wall(out, time.perf_counter() - started, done.executed),
     )
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(text)
     return page
 
 
-def total_wall(out: Path, seconds: float) -> float:
-    """This invocation's seconds added to those of the earlier invocations on `out` (a study
-    interrupted and resumed, or a page redrawn from the cache, still reports what the
-    numbers cost): kept in out/wall.json."""
+def total_wall(out: Path, seconds: float, executed: int) -> float:
+    """What the numbers cost: the seconds of the invocations on `out` that executed tasks
+    (a study interrupted and resumed adds up; a page redrawn from the cache adds nothing),
+    kept in out/wall.json."""
     record = out / "wall.json"
-    earlier = json.loads(record.read_text())["seconds"] if record.is_file() else 0.0
-    record.write_text(json.dumps({"seconds": earlier + seconds}))
-    return earlier + seconds
+    earlier = json.loads(record.read_text())["seconds"] if record.is_file() else None
+    if earlier is not None and not executed:
+        return earlier
+    total = (earlier or 0.0) + seconds
+    record.write_text(json.dumps({"seconds": total}))
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:

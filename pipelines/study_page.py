@@ -99,6 +99,22 @@ def variants_table(analysis: Any, low: Any, reliance: dict[str, dict[str, Any]])
     return table(header, rows, "ll" + "r" * 5)
 
 
+def low_shot_section(low: Any) -> list[str]:
+    """The paired section of the low-shot classes, or why there is none: when no run gets
+    one of their clips right, every difference is 0 with no noise, and an MDE of 0 would
+    read as a precise null."""
+    title = "Paired by seed and clip: top-1 on the low-shot classes"
+    if any(v > 0 for values in low.values.values() for v in values["top1"]):
+        return paired_section(low, title=title)
+    names = ", ".join(low.class_names)
+    return [
+        f"## {title}",
+        "",
+        f"No run got any of the {low.clips} test clips of the low-shot classes ({names}) "
+        "right, so there is nothing to compare: each model never predicts these classes.",
+    ]
+
+
 def probe_table(probes: list[dict[str, Any]], layers: Sequence[str] = ("mid", "high")) -> list[str]:
     """Test accuracy of each attribute's probe, mean over the probed seeds, per variant;
     beside it chance and, for attributes that vary inside a class, the within-class
@@ -210,7 +226,7 @@ def render_page(
         "",
         *paired_section(analysis, target=TARGET),
         "",
-        *paired_section(low, title="Paired by seed and clip: top-1 on the low-shot classes"),
+        *low_shot_section(low),
         "",
         "## Probes: what the frozen features encode",
         "",

@@ -87,3 +87,26 @@ def test_the_probe_table_averages_seeds_and_shows_the_within_class_rate() -> Non
     assert lines[0] == "| attribute | layer | chance (class alone) | full | no_fg_sa |"
     assert lines[2] == "| initiator | f_mid | 50.0 (55.0) | 70.0 (60.0) | 55.0 |"
     assert len(lines) == 3  # the "fused" layer is not one of the probed layers shown
+
+
+def test_low_shot_classes_no_run_predicts_get_a_sentence_not_a_null(tmp_path) -> None:
+    from fgsgl.evaluate.paired import analyse_runs
+    from fgsgl.pipelines.study_page import low_shot_section
+
+    labels = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]
+    for seed, right in enumerate((6, 7)):
+        for variant in ("full", "no_fg_sa"):
+            preds = correct_on(10, right, labels)
+            for i in (2, 5, 8):  # class 2's clips: never right
+                preds[i] = 0
+            write(tmp_path / f"{variant}{seed}", labels, preds, variant=variant, seed=seed)
+    runs, _ = load_runs([tmp_path])
+    low = analyse_runs(runs, classes=[2], metrics=("top1",), replicates=100)
+    assert all(v == 0 for values in low.values.values() for v in values["top1"])
+    lines = low_shot_section(low)
+    assert lines[0] == "## Paired by seed and clip: top-1 on the low-shot classes"
+    assert lines[2].startswith("No run got any of the 3 test clips of the low-shot classes")
+    some = analyse_runs(runs, classes=[1], metrics=("top1",), replicates=100)
+    assert low_shot_section(some)[0] == lines[0] and "| variant |" in "\n".join(
+        low_shot_section(some)
+    )
