@@ -186,7 +186,7 @@ def probe(
     `layers`, `clips`, `timing`. device: "cpu" (default), "cuda", None = CUDA where there
     is one; workers: data loader processes (None: up to 4)."""
     from fgsgl.evaluate.features import clip_features
-    from fgsgl.runtime.cpus import available_cpus, configure_torch_threads
+    from fgsgl.runtime.cpus import configure_torch_threads, loader_workers
     from fgsgl.runtime.device import autocast_dtype, resolve_device
     from fgsgl.train import load_model
     from fgsgl.train.data import check_keypoints
@@ -212,8 +212,7 @@ def probe(
     configure_torch_threads()
     dev = resolve_device(device)
     net, cfg = load_model(model, weights=weights)
-    if workers is None:
-        workers = max(0, min(4, available_cpus() - 1))
+    workers = loader_workers(workers)
     t0 = time.perf_counter()
     features = clip_features(
         net,

@@ -22,7 +22,7 @@ from fgsgl.evaluate.artifact import KIND, REPORT, Evaluation, write_data
 from fgsgl.evaluate.compare_report import compare
 from fgsgl.evaluate.metrics import METRIC_KEYS, compute_metrics
 from fgsgl.evaluate.report import write_report
-from fgsgl.runtime.cpus import available_cpus, configure_torch_threads
+from fgsgl.runtime.cpus import configure_torch_threads, loader_workers
 
 __all__ = ["compare", "evaluate", "write_evaluation"]
 
@@ -215,8 +215,7 @@ def evaluate(
     configure_torch_threads()
     dev = resolve_device(device)
     net, config = load_model(model, weights=weights)
-    if workers is None:
-        workers = max(0, min(4, available_cpus() - 1))
+    workers = loader_workers(workers)
     t0 = time.perf_counter()
     result = predict(
         net,

@@ -49,6 +49,12 @@ def available_cpus() -> int:
     return max(1, cpus)
 
 
+def loader_workers(workers: int | None) -> int:
+    """`workers` as asked, or by default up to 4 data loader processes, one CPU left for
+    the model's own threads (0, decoding in the main process, on a single CPU)."""
+    return max(0, min(4, available_cpus() - 1)) if workers is None else workers
+
+
 def configure_torch_threads(threads: int | None = None) -> int:
     """Set torch's intra-op threads to `threads` or to the CPUs really available."""
     import torch
