@@ -56,7 +56,6 @@ class StudyRuns:
     dataset: Path
     frames: str
     texts: str
-    seconds: float
     executed: int
     total: int
 
@@ -70,7 +69,6 @@ def run_runs(
     from fgsgl.synth.config import PRESETS
     from fgsgl.synth.generate import generate
 
-    started = time.perf_counter()
     dataset = out / "synthmg"
     if not (dataset / "manifest.csv").is_file():
         generate(dataset, dataclasses.replace(PRESETS[PRESET], keypoints=True))
@@ -86,7 +84,6 @@ def run_runs(
         dataset=dataset,
         frames=first.task("extract_frames").outputs["frames"],
         texts=first.task("encode_text").outputs["texts"],
-        seconds=time.perf_counter() - started,
         executed=sum(len(result.executions) for result in results),
         total=sum(len(r.tasks) for r in records),
     )
@@ -116,7 +113,7 @@ def probe_runs(
     `variant` and `seed`. Cached in out/probes/RUN.json (a rerun of the page is cheap)."""
     from fgsgl.evaluate.probe_run import probe
 
-    summaries = []
+    summaries, attributes = [], _probed(dataset)
     for record in records:
         if record.seed not in seeds:
             continue
@@ -125,7 +122,7 @@ def probe_runs(
             summaries.append(json.loads(cached.read_text()))
             continue
         model = record.task("train_stage2").outputs["model"]
-        summary = probe(model, frames, dataset=str(dataset), attributes=_probed(frames, dataset))
+        summary = probe(model, frames, dataset=str(dataset), attributes=attributes)
         summary = {"variant": record.variant, "seed": record.seed, **summary}
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(summary, default=str))
@@ -133,7 +130,7 @@ def probe_runs(
     return summaries
 
 
-def _probed(frames: str, dataset: Path) -> list[str]:
+def _probed(dataset: Path) -> list[str]:
     """The probed attributes the manifest has (every one on the compositional preset)."""
     import pandas as pd
 
