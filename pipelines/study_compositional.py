@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--page", type=Path, default=Path("docs/results/synthmg-compositional.md"))
     p.add_argument("--seeds", default="0,1,2,3,4,5", help="seeds of the five FG-SGL variants")
     p.add_argument("--baseline-seeds", default="0,1", help="seeds of CLIP-MG ('' = none)")
-    p.add_argument("--probe-seeds", default="0,1", help="seeds whose models are probed")
+    p.add_argument("--probe-seeds", default="0,1", help="seeds whose models are probed ('' = none)")
     p.add_argument("--config", default="cpu-compositional", help="settings file or name")
     args = p.parse_args(argv)
     command = "python -m fgsgl.pipelines.study_compositional " + " ".join(
@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         args.page,
         seeds=parse_seeds(args.seeds) or [0],
-        baseline_seeds=parse_seeds(args.baseline_seeds) or [],
-        probe_seeds=parse_seeds(args.probe_seeds) or [],
+        baseline_seeds=parse_seeds(args.baseline_seeds) if args.baseline_seeds.strip() else [],
+        probe_seeds=parse_seeds(args.probe_seeds) if args.probe_seeds.strip() else [],
         config=args.config,
         command=command.strip(),
     )

@@ -52,13 +52,34 @@ class InternVLChatConfig(PretrainedConfig):
 """
 
 
+def pretrained_standin(folder: Path) -> None:
+    """What `make pretrained` writes (fgsgl pretrain-backbone): a CLIPVisionModel of
+    cpu-tiny's tower shape, saved with save_pretrained; random weights stand in for trained."""
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    from fgsgl.model.backbones import tiny_clip_config
+
+    torch.manual_seed(0)
+    config = CLIPVisionConfig(**tiny_clip_config("image=64,patch=8,width=64"))
+    CLIPVisionModel(config).save_pretrained(folder)
+
+
 # how to make a stand-in for a hub id of each kind, by what the id's config.json would say
 STANDINS = {"OpenGVLab/InternVL2_5": internvl2_5_standin}
+# checkpoints a project command makes, named by a folder relative to the working directory
+# (the test runs in its own tmp_path, so the stand-in never replaces a real one)
+LOCAL_STANDINS = {"build/pretrained/": pretrained_standin}
 
 
 def make_mirror(values: dict, mirror: Path) -> None:
     for param, part in (("backbone", "vision"), ("text_encoder", "language")):
         spec = checkpoint_of(values[param], part)
+        local = next(
+            (m for prefix, m in LOCAL_STANDINS.items() if (spec or "").startswith(prefix)), None
+        )
+        if local is not None and not Path(spec).is_dir():
+            local(Path(spec))
         if spec is None or parse_ref(spec).local is not None or (mirror / spec).is_dir():
             continue
         maker = next((m for prefix, m in STANDINS.items() if spec.startswith(prefix)), None)
@@ -96,6 +117,7 @@ def test_the_config_builds_its_model_and_trains_one_step_of_each_stage(
         monkeypatch.setenv(key, os.environ.get(key, ""))
         monkeypatch.delenv(key)
     mirror = tmp_path / "mirror"
+    monkeypatch.chdir(tmp_path)  # where a config's relative checkpoint folder is looked for
     make_mirror(values, mirror)
     vision = fetch_weights(
         values["backbone"], tmp_path / "w-vision", part="vision", mirror=str(mirror)

@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "fgsgl.cli.text",
     "fgsgl.cli.weights",
     "fgsgl.cli.train",
+    "fgsgl.cli.pretrain",
     "fgsgl.cli.evaluate",
     "fgsgl.cli.probe",
     "fgsgl.cli.predict",

@@ -163,11 +163,15 @@ MAX_CLASSES = len(CLASSES)
 MIN_CLASSES = 2
 
 
-def class_table(count: int) -> list[GestureClass]:
-    """The first `count` classes (ids 0..count-1)."""
+def class_table(count: int, names: tuple[str, ...] | None = None) -> list[GestureClass]:
+    """The first `count` classes (ids 0..count-1), or the classes `names` names, in that
+    order (a subset: SynthConfig.class_names)."""
     if not MIN_CLASSES <= count <= MAX_CLASSES:
         raise ValueError(f"classes must be {MIN_CLASSES}..{MAX_CLASSES}, not {count}")
-    return list(CLASSES[:count])
+    if names is None:
+        return list(CLASSES[:count])
+    by_name = {c.name: c for c in CLASSES}
+    return [by_name[n] for n in names]
 
 
 # The compositional grid: class id = receiver index x len(motions) + motion index.

@@ -75,6 +75,11 @@ class SynthConfig:
     `compositional` switches to the compositional layout; None (the default) is the
     classic one, and is left out of every written record, so the classic presets' bytes do
     not depend on the field existing.
+
+    `class_names` picks the classic classes by name (ids in that order) instead of the
+    first `classes` (`classic_subset_config` fills `classes` in): e.g. a corpus without the
+    compositional preset's receivers (fgsgl.train.pretrain). None (the default) is left out
+    of the written record too.
     """
 
     classes: int = 12
@@ -88,11 +93,12 @@ class SynthConfig:
     subtlety: float = 1.0
     nuisance: float = 1.0
     compositional: Compositional | None = None
+    class_names: tuple[str, ...] | None = None
 
     def problems(self) -> list[str]:
         from fgsgl.synth.classes import COMPOSITIONAL_CLASSES, MAX_CLASSES, MIN_CLASSES
 
-        out = []
+        out = self._class_names_problems()
         comp = self.compositional
         if comp is not None:
             grid = len(COMPOSITIONAL_CLASSES)
@@ -131,6 +137,28 @@ class SynthConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= 5.0):
                 out.append(f"--{name} must be between 0 and 5, not {value}")
+        return out
+
+    def _class_names_problems(self) -> list[str]:
+        from fgsgl.synth.classes import CLASSES
+
+        names = self.class_names
+        if names is None:
+            return []
+        if self.compositional is not None:
+            return [
+                "class_names does not apply to --preset compositional (its classes are the grid)"
+            ]
+        known = [c.name for c in CLASSES]
+        out = [
+            f"class_names: {n!r} is not a SynthMG class ({', '.join(known)})"
+            for n in names
+            if n not in known
+        ]
+        if len(set(names)) != len(names):
+            out.append(f"class_names repeat: {list(names)}")
+        if len(names) != self.classes:
+            out.append(f"classes is {self.classes} but class_names names {len(names)}")
         return out
 
 
@@ -182,6 +210,12 @@ class LongConfig:
 # 2048 train / val / test clips of 16 frames at 64 px (see fgsgl/synth/compositional.py).
 
 
+def classic_subset_config(names: tuple[str, ...], **settings) -> SynthConfig:
+    """A classic-layout SynthConfig of the classes named `names` (ids in that order), with
+    `classes` filled in; `settings` set the rest (seed, subjects, size, ...)."""
+    return SynthConfig(classes=len(names), class_names=tuple(names), **settings)
+
+
 def compositional_config(spec: Compositional | None = None, **settings) -> SynthConfig:
     """The compositional preset's SynthConfig for a layout `spec` (default: the preset's),
     with its class count and subjects filled in; `settings` override the rest (seed, size,
@@ -211,5 +245,6 @@ __all__ = [
     "Compositional",
     "LongConfig",
     "SynthConfig",
+    "classic_subset_config",
     "compositional_config",
 ]

@@ -111,7 +111,7 @@ def classes_for(config: SynthConfig) -> list[GestureClass]:
 
     if config.compositional is not None:
         return list(COMPOSITIONAL_CLASSES)
-    return class_table(config.classes)
+    return class_table(config.classes, config.class_names)
 
 
 def plan(config: SynthConfig, out: str | Path) -> list[ClipTask]:
@@ -229,6 +229,10 @@ def info(config: SynthConfig) -> dict[str, Any]:
     settings = dataclasses.asdict(config)
     if config.compositional is None:
         settings.pop("compositional")  # the classic presets' record is as it always was
+    if config.class_names is None:
+        settings.pop("class_names")
+    else:
+        settings["class_names"] = list(config.class_names)
     record = {
         "generator": GENERATOR,
         "generator_version": GENERATOR_VERSION,

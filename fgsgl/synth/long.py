@@ -138,9 +138,8 @@ def plan_long(config: SynthConfig, long: LongConfig, out: str | Path = "") -> li
     """Every video's subject, split, rest pose and gesture segments (see the module
     docstring for how they are drawn). Raises UsageError on impossible settings."""
     from fgsgl.synth.body import REST_POINTS
-    from fgsgl.synth.classes import CLASSES
     from fgsgl.synth.clip import sample_instance
-    from fgsgl.synth.generate import subject_splits
+    from fgsgl.synth.generate import classes_for, subject_splits
 
     problems = config.problems() + long.problems(config)
     if problems:
@@ -149,6 +148,7 @@ def plan_long(config: SynthConfig, long: LongConfig, out: str | Path = "") -> li
     idle_lo, idle_hi = long.idle_frames(config)
     rng = _rng(config.seed)
     deck: list[int] = []
+    table = classes_for(config)
     plans = []
     for number in range(long.videos):
         count = int(rng.integers(long.gestures[0], long.gestures[1] + 1))
@@ -160,9 +160,7 @@ def plan_long(config: SynthConfig, long: LongConfig, out: str | Path = "") -> li
             if not deck:
                 deck = rng.permutation(config.classes).tolist()[::-1]
             label = deck.pop()
-            drawn = sample_instance(
-                CLASSES[label], _rng(config.seed, number, 1, k), config.subtlety
-            )
+            drawn = sample_instance(table[label], _rng(config.seed, number, 1, k), config.subtlety)
             instance = dataclasses.replace(drawn, rest=rest)
             length = gesture_frames(instance, config.frames)
             segments.append(Segment(label, at, at + length - 1, instance))
