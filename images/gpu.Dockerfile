@@ -40,6 +40,7 @@ COPY README.md pyproject.toml ./
 COPY fgsgl/ fgsgl/
 COPY components/ components/
 COPY pipelines/ pipelines/
+COPY configs/ configs/
 RUN pip install --no-deps . && pip check && fgsgl --version
 
 # The runtime image: the CUDA runtime and the finished environment, no compilers.
@@ -56,5 +57,12 @@ RUN apt-get update \
 COPY --from=build /opt/venv /opt/venv
 RUN fgsgl --version && python -c "import deepspeed, decord, torch; print(torch.__version__)"
 
+# a user of its own, as in the CPU image (images/cpu.Dockerfile, 4.): uid 1000 in group 0
+RUN useradd --uid 1000 --gid 0 --create-home --home-dir /home/fgsgl fgsgl \
+ && mkdir -p /work /gcs /minio /s3 \
+ && chown 1000:0 /home/fgsgl /work /gcs /minio /s3 \
+ && chmod 0775 /home/fgsgl /work /gcs /minio /s3
+ENV HOME=/home/fgsgl
+USER 1000
 WORKDIR /work
 ENTRYPOINT []
