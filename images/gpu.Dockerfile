@@ -3,11 +3,13 @@
 # decord); it also serves text encoding and evaluation when those run on the GPU pool.
 #   docker build -f images/gpu.Dockerfile -t fgsgl-gpu:VERSION .   (or `make images`)
 # Pins come only from pyproject.toml (images/requirements.py prints them). CUDA and
-# TORCH_INDEX must name the same CUDA release, one that torch's pinned version is built for.
-ARG CUDA=12.8.1
+# TORCH_INDEX must name the same CUDA release, one that torch's pinned version is built for:
+# torch 2.13.0 is built for CUDA 12.6, 13.0 and 13.2, not 12.8 (PyPI's own Linux wheel is
+# the 13.0 build, for drivers 580+); 12.6 runs on the most drivers (docs/images.md).
+ARG CUDA=12.6.3
 FROM nvidia/cuda:${CUDA}-cudnn-devel-ubuntu22.04 AS build
 
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cu128
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cu126
 # the GPU generations DeepSpeed's kernels are compiled for (A100, A10/L4, L40/4090, H100)
 ARG TORCH_CUDA_ARCH_LIST="8.0;8.6;8.9;9.0"
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \

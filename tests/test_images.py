@@ -115,7 +115,7 @@ def test_gpu_image_has_cuda_torch_and_prebuilt_deepspeed_ops() -> None:
     text = "\n".join(lines)
     assert re.search(r"^FROM nvidia/cuda:\$\{CUDA\}-cudnn-devel-ubuntu22\.04 AS build$", text, re.M)
     assert re.search(r"^FROM nvidia/cuda:\$\{CUDA\}-cudnn-runtime-ubuntu22\.04$", text, re.M)
-    assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cu128" in text
+    assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cu126" in text
     assert "--extra gpu --without torch" in text
     assert re.search(
         r"DS_BUILD_OPS=1 .*pip install --no-build-isolation -r requirements\.txt", text
@@ -236,7 +236,7 @@ def test_the_build_gets_this_machines_pip_sources_as_mounts_not_layers(
 
 def test_gpu_image_names_one_cuda_release_and_one_python_in_both_stages() -> None:
     """What the GPU image's build would need that a CPU can check: the CUDA release of its
-    base images is the one of its torch index (12.8 <-> cu128), and the runtime stage
+    base images is the one of its torch index (12.6 <-> cu126), and the runtime stage
     installs the very Python the build stage made /opt/venv with (the venv's
     bin/python links to it: deadsnakes' /usr/bin/python3.11, on the same Ubuntu)."""
     text = (IMAGES / "gpu.Dockerfile").read_text()
