@@ -200,6 +200,7 @@ def render_page(
         f"- settings: `--config {config}`; FG-SGL variants seeds {', '.join(map(str, seeds))}; "
         f"CLIP-MG seeds {', '.join(map(str, baseline_seeds)) or 'none'}; probes on seeds "
         f"{', '.join(map(str, probe_seeds)) or 'none'}",
+        f"- backbone: {backbone_line(config)}",
         f"- machine: {machine()}",
         "- versions: " + ", ".join(f"{p} {_version(p)}" for p in PACKAGES),
         f"- code: commit {_commit()}",
@@ -254,6 +255,17 @@ def render_page(
         "",
     ]
     return "\n".join(lines) + "\n" + _reading(page)
+
+
+def backbone_line(config: str) -> str:
+    """The vision backbone the study's config names, and how it is trained: the pretrained
+    tower with LoRA and the tiny ViT from scratch are different regimes (issue 21, item 6)."""
+    from fgsgl.settings import read_file
+
+    name = str(read_file(config).get("model.backbone", ""))
+    if name.startswith("tiny-clip"):
+        return f"`{name}`, random init, trained fully (from scratch)"
+    return f"`{name}`, pretrained, adapted with LoRA (its tower frozen)"
 
 
 def machine() -> str:

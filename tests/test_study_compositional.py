@@ -13,7 +13,7 @@ from evaluation_data import correct_on, write_eval
 from fgsgl.evaluate.compare import load_runs
 from fgsgl.evaluate.paired import paired_per_clip
 from fgsgl.pipelines.study_compositional import shortcut_reliance
-from fgsgl.pipelines.study_page import CLAIMS, claim_reading, probe_table
+from fgsgl.pipelines.study_page import CLAIMS, backbone_line, claim_reading, probe_table
 
 write = functools.partial(write_eval, report=False)
 
@@ -110,3 +110,16 @@ def test_low_shot_classes_no_run_predicts_get_a_sentence_not_a_null(tmp_path) ->
     assert low_shot_section(some)[0] == lines[0] and "| variant |" in "\n".join(
         low_shot_section(some)
     )
+
+
+def test_the_page_names_the_backbone_regime_of_its_config(tmp_path) -> None:
+    assert backbone_line("cpu-compositional") == (
+        "`tiny-clip:image=64,patch=8,width=64`, random init, trained fully (from scratch)"
+    )
+    assert backbone_line("cpu-compositional-pretrained") == (
+        "`clip:build/pretrained/tiny-clip-synthmg`, pretrained, adapted with LoRA "
+        "(its tower frozen)"
+    )
+    own = tmp_path / "own.yaml"
+    own.write_text("extends: cpu-compositional\nmodel:\n  backbone: clip:/models/tower\n")
+    assert backbone_line(str(own)).startswith("`clip:/models/tower`, pretrained")
