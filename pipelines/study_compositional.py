@@ -61,10 +61,15 @@ class StudyRuns:
 
 
 def run_runs(
-    out: Path, *, seeds: Sequence[int], baseline_seeds: Sequence[int], config: str
+    out: Path,
+    *,
+    seeds: Sequence[int],
+    baseline_seeds: Sequence[int],
+    config: str,
+    variants: Sequence[str] = ABLATIONS,
 ) -> StudyRuns:
-    """Generate the dataset (once) and run the ablations and the baseline through
-    run-local into out/runs, sharing one cache."""
+    """Generate the dataset (once) and run the ablations (`variants`, full among them) and
+    the baseline through run-local into out/runs, sharing one cache."""
     from fgsgl.pipelines.local import run_local
     from fgsgl.synth.config import PRESETS
     from fgsgl.synth.generate import generate
@@ -72,7 +77,7 @@ def run_runs(
     dataset = out / "synthmg"
     if not (dataset / "manifest.csv").is_file():
         generate(dataset, dataclasses.replace(PRESETS[PRESET], keypoints=True))
-    results = [run_local(dataset, list(ABLATIONS), out / "runs", seeds=seeds, config=config)]
+    results = [run_local(dataset, list(variants), out / "runs", seeds=seeds, config=config)]
     if baseline_seeds:
         results.append(
             run_local(dataset, BASELINE, out / "runs", seeds=baseline_seeds, config=config)
@@ -147,8 +152,10 @@ def run_study(
     probe_seeds: Sequence[int],
     config: str,
     command: str,
+    variants: Sequence[str] = ABLATIONS,
 ) -> Path:
-    """Run the study into `out` and write the results page."""
+    """Run the study into `out` and write the results page (claims whose ablation is not
+    among `variants` read "not run")."""
     import pandas as pd
 
     from fgsgl.artifacts import read_metadata
@@ -157,7 +164,9 @@ def run_study(
     from fgsgl.synth.compositional import low_shot_classes
 
     started = time.perf_counter()
-    done = run_runs(out, seeds=seeds, baseline_seeds=baseline_seeds, config=config)
+    done = run_runs(
+        out, seeds=seeds, baseline_seeds=baseline_seeds, config=config, variants=variants
+    )
     evaluations = [r.evaluation for r in done.records if r.evaluation]
     runs, _ = load_runs(evaluations)
     low_shot = low_shot_classes(done.dataset)
@@ -215,7 +224,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline-seeds", default="0,1", help="seeds of CLIP-MG ('' = none)")
     p.add_argument("--probe-seeds", default="0,1", help="seeds whose models are probed ('' = none)")
     p.add_argument("--config", default="cpu-compositional", help="settings file or name")
+    p.add_argument(
+        "--variants",
+        default=",".join(ABLATIONS),
+        help="the FG-SGL variants to run, full among them (default: all five); e.g. "
+        "full,no_fg_sa,class_text share stage 1, the cheapest subset",
+    )
     args = p.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(variants) - set(ABLATIONS))
+    if unknown or "full" not in variants:
+        p.error(
+            f"--variants {args.variants!r}: FG-SGL variants of {', '.join(ABLATIONS)}, "
+            f"full among them{f' (unknown: {unknown})' if unknown else ''}"
+        )
     command = "python -m fgsgl.pipelines.study_compositional " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
@@ -227,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         probe_seeds=parse_seeds(args.probe_seeds) if args.probe_seeds.strip() else [],
         config=args.config,
         command=command.strip(),
+        variants=variants,
     )
     print(page.read_text())
     print(f"written: {page}")
