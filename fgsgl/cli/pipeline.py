@@ -206,7 +206,8 @@ def _variant_options(p: argparse.ArgumentParser) -> None:
         "--config",
         metavar="FILE|NAME",
         help="YAML of settings, or a shipped one by name: cpu-tiny (laptop runs), "
-        "cpu-compositional (the compositional SynthMG study), paper-smg, paper-imigue",
+        "cpu-compositional (the compositional SynthMG study), cpu-compositional-pretrained "
+        "(the same on the pretrained tower of `make pretrained`, LoRA), paper-smg, paper-imigue",
     )
     p.add_argument(
         "--set",
